@@ -1,0 +1,215 @@
+"""The expectation-maximisation driver shared by every mixture model.
+
+A mixture model only has to say three things (chapter :doc:`/book/em`):
+
+* ``_initialize(data, rng)``: a starting value of the parameters;
+* ``log_joint(*data)``: the matrix ``log p(x_i, z_i = k | theta)``;
+* ``_m_step(resp, *data)``: the maximiser of ``Q(theta_hat, .)`` given the
+  responsibilities ``resp[i, k] = p(z_i = k | x_i, theta_hat)``.
+
+From the joint alone the driver gets the observed-data log-likelihood
+(a log-sum-exp over ``k``, eq. :math:numref:`em-marginal`) and the E-step (the joint
+minus its log-sum-exp, eq. :math:numref:`em-posterior`), so the two can never disagree.
+:class:`EMMixin` then owns everything else: the loop, the history of the
+log-likelihood, the relative-tolerance stop, ``n_init`` restarts that keep the
+best run, and a :class:`ConvergenceWarning` when the best run did not converge.
+"""
+
+from __future__ import annotations
+
+import numbers
+import warnings
+
+import numpy as np
+
+__all__ = [
+    "ConvergenceWarning",
+    "EMMixin",
+    "logsumexp",
+    "e_step_from_log_joint",
+    "q_function",
+    "posterior_cross_entropy",
+    "check_random_state",
+]
+
+
+class ConvergenceWarning(UserWarning):
+    """Raised as a warning when EM stops at ``max_iter`` before converging."""
+
+
+def check_random_state(seed):
+    """Turn ``seed`` into a :class:`numpy.random.Generator`.
+
+    Parameters
+    ----------
+    seed : None, int or numpy.random.Generator
+        ``None`` gives fresh OS entropy, an int a reproducible generator, and a
+        generator is returned as it is.
+    """
+    if seed is None or isinstance(seed, (numbers.Integral, np.integer)):
+        if seed is not None and isinstance(seed, bool):
+            raise TypeError("random_state must be None, an int or a numpy Generator; got a bool")
+        return np.random.default_rng(seed)
+    if isinstance(seed, np.random.Generator):
+        return seed
+    raise TypeError(
+        "random_state must be None, an int or a numpy.random.Generator; "
+        f"got {type(seed).__name__}"
+    )
+
+
+def logsumexp(a, axis=-1):
+    """Stable ``log(sum(exp(a), axis))`` that tolerates rows of ``-inf``.
+
+    Parameters
+    ----------
+    a : ndarray
+    axis : int
+
+    Returns
+    -------
+    ndarray
+        ``a`` reduced along ``axis``.
+    """
+    a = np.asarray(a)
+    amax = np.max(a, axis=axis, keepdims=True)
+    amax = np.where(np.isfinite(amax), amax, 0.0)
+    with np.errstate(divide="ignore"):
+        out = np.log(np.sum(np.exp(a - amax), axis=axis, keepdims=True)) + amax
+    return np.squeeze(out, axis=axis)
+
+
+def e_step_from_log_joint(log_joint):
+    """The E-step: posterior responsibilities from the log joint.
+
+    Parameters
+    ----------
+    log_joint : ndarray of shape (n_samples, n_components)
+        ``log p(x_i, z_i = k | theta)``.
+
+    Returns
+    -------
+    log_resp : ndarray of shape (n_samples, n_components)
+        ``log p(z_i = k | x_i, theta)`` (eq. :math:numref:`em-posterior`); each row of
+        ``exp(log_resp)`` sums to one.
+    log_px : ndarray of shape (n_samples,)
+        ``log p(x_i | theta)`` (eq. :math:numref:`em-marginal`).
+    """
+    log_px = logsumexp(log_joint, axis=1)
+    return log_joint - log_px[:, None], log_px
+
+
+def q_function(log_joint, resp):
+    """``Q(theta_hat, theta) = sum_ik resp_ik log p(x_i, z_i=k | theta)``.
+
+    Parameters
+    ----------
+    log_joint : ndarray of shape (n_samples, n_components)
+        The log joint under the *candidate* parameters ``theta``.
+    resp : ndarray of shape (n_samples, n_components)
+        Responsibilities under the *current* parameters ``theta_hat``.
+
+    Returns
+    -------
+    float
+        The expected complete-data log-likelihood, eq. :math:numref:`em-q`.
+    """
+    # 0 * (-inf) must count as 0: a component with zero responsibility adds nothing.
+    terms = np.where(resp > 0, resp * log_joint, 0.0)
+    return float(np.sum(terms))
+
+
+def posterior_cross_entropy(log_joint, resp):
+    """``H(theta_hat, theta) = -sum_ik resp_ik log p(z_i=k | x_i, theta)``.
+
+    With ``resp`` from ``theta_hat`` and ``log_joint`` from ``theta``, the
+    identity ``log p(X | theta) = Q(theta_hat, theta) + H(theta_hat, theta)``
+    holds for *every* pair (eq. :math:numref:`em-decomposition`), and Gibbs' inequality
+    gives ``H(theta_hat, theta) >= H(theta_hat, theta_hat)``.
+    """
+    log_post, _ = e_step_from_log_joint(log_joint)
+    terms = np.where(resp > 0, resp * log_post, 0.0)
+    return float(-np.sum(terms))
+
+
+def _check_positive_int(value, name, minimum=1):
+    if isinstance(value, bool) or not isinstance(value, (numbers.Integral, np.integer)):
+        raise TypeError(f"{name} must be an int >= {minimum}; got {value!r}")
+    if value < minimum:
+        raise ValueError(f"{name} must be an int >= {minimum}; got {value}")
+
+
+class EMMixin:
+    """The EM loop, written once for every mixture model.
+
+    Subclasses set ``n_components``, ``tol``, ``max_iter``, ``n_init`` and
+    ``random_state`` in their constructor and implement
+
+    ``_initialize(data, rng)``
+        set the starting parameters (``data`` is the tuple passed to
+        ``_fit_em``, e.g. ``(X,)`` or ``(X, y)``);
+    ``log_joint(*data)``
+        return ``log p(x_i, z_i = k | theta)`` as an ``(n, K)`` array;
+    ``_m_step(resp, *data)``
+        set the parameters to the maximiser of ``Q(theta_hat, .)``;
+    ``_get_state()`` / ``_set_state(state)``
+        copy the learned parameters out and back (for restarts).
+
+    The driver stops when the relative change of the observed-data
+    log-likelihood ``|l_t - l_{t-1}| / |l_{t-1}|`` falls to ``tol`` or below.
+    The relative rule is the report's (section 2.2.1); it is applied to the
+    log-likelihood rather than to ``Q`` because the log-likelihood is the
+    quantity EM is guaranteed not to decrease (errata 8).
+    """
+
+    def _check_em_params(self):
+        _check_positive_int(self.n_components, "n_components")
+        _check_positive_int(self.max_iter, "max_iter")
+        _check_positive_int(self.n_init, "n_init")
+        if isinstance(self.tol, bool) or not isinstance(self.tol, numbers.Real):
+            raise TypeError(f"tol must be a non-negative float; got {self.tol!r}")
+        if not np.isfinite(self.tol) or self.tol < 0:
+            raise ValueError(f"tol must be a non-negative finite float; got {self.tol}")
+
+    def _fit_em(self, *data):
+        """Run EM ``n_init`` times on ``data`` and keep the best run."""
+        self._check_em_params()
+        rng = check_random_state(self.random_state)
+        best = None
+        for _ in range(self.n_init):
+            self._initialize(data, rng)
+            history, converged = self._run_em(data)
+            if best is None or history[-1] > best[0][-1]:
+                best = (history, converged, self._get_state())
+        history, converged, state = best
+        self._set_state(state)
+        self.log_likelihood_history_ = np.asarray(history)
+        self.log_likelihood_ = float(history[-1])
+        self.n_iter_ = len(history) - 1
+        self.converged_ = converged
+        if not converged:
+            warnings.warn(
+                f"EM did not converge in max_iter={self.max_iter} iterations "
+                f"(tol={self.tol}); raise max_iter or tol, or check the data.",
+                ConvergenceWarning,
+                stacklevel=3,
+            )
+        return self
+
+    def _run_em(self, data):
+        """One EM run from the current parameters; returns (history, converged)."""
+        log_resp, log_px = e_step_from_log_joint(self.log_joint(*data))
+        history = [float(np.sum(log_px))]
+        for _ in range(self.max_iter):
+            self._m_step(np.exp(log_resp), *data)  # M-step, eq. (em-m-step)
+            log_resp, log_px = e_step_from_log_joint(self.log_joint(*data))  # E-step
+            history.append(float(np.sum(log_px)))
+            previous, current = history[-2], history[-1]
+            if not np.isfinite(current):
+                raise FloatingPointError(
+                    "the log-likelihood became non-finite; the data may be degenerate "
+                    "(e.g. duplicated points with a zero variance floor)"
+                )
+            if abs(current - previous) <= self.tol * abs(previous):
+                return history, True
+        return history, False

@@ -1,0 +1,399 @@
+"""Gaussian mixtures fitted by EM (chapter :doc:`/book/em`).
+
+The model is the report's (section 2.1, corrected by errata 1 and 6)::
+
+    Z ~ Categorical(pi) on {1, ..., K}
+    X | Z = k ~ N(mu_k, Sigma_k)
+
+with ``Sigma_k = sigma_k^2 I`` (``covariance_type="spherical"``, one variance
+per component) or ``Sigma_k = diag(sigma_k1^2, ..., sigma_kd^2)``
+(``covariance_type="diag"``). Everything is computed in log space.
+"""
+
+from __future__ import annotations
+
+import numbers
+
+import numpy as np
+
+from ._validation import check_array, check_is_fitted
+from .em import EMMixin, check_random_state, e_step_from_log_joint, logsumexp
+
+__all__ = ["GaussianMixture", "kmeans"]
+
+_LOG_2PI = np.log(2.0 * np.pi)
+_COVARIANCE_TYPES = ("spherical", "diag")
+_INIT_METHODS = ("kmeans", "random", "random_from_data")
+
+
+def kmeans(X, n_clusters, random_state=None, max_iter=100):
+    """Lloyd's k-means with k-means++ seeding.
+
+    Used to initialise mixtures (``init_params="kmeans"``).
+
+    Parameters
+    ----------
+    X : array-like of shape (n_samples, n_features)
+    n_clusters : int
+    random_state : None, int or numpy.random.Generator
+    max_iter : int
+        Lloyd iterations at most; the loop stops earlier when no label changes.
+
+    Returns
+    -------
+    centers : ndarray of shape (n_clusters, n_features)
+    labels : ndarray of shape (n_samples,)
+    """
+    X = check_array(X)
+    rng = check_random_state(random_state)
+    n = X.shape[0]
+    if not 1 <= n_clusters <= n:
+        raise ValueError(f"n_clusters must be between 1 and n_samples={n}; got {n_clusters}")
+    sq_norms = np.einsum("ij,ij->i", X, X)
+    # k-means++: each new centre drawn with probability proportional to D(x)^2.
+    centers = np.empty((n_clusters, X.shape[1]))
+    centers[0] = X[rng.integers(n)]
+    d2 = np.maximum(sq_norms - 2 * X @ centers[0] + centers[0] @ centers[0], 0.0)
+    for c in range(1, n_clusters):
+        total = d2.sum()
+        idx = rng.choice(n, p=d2 / total) if total > 0 else rng.integers(n)
+        centers[c] = X[idx]
+        d2 = np.minimum(d2, np.maximum(sq_norms - 2 * X @ centers[c] + centers[c] @ centers[c], 0.0))
+    labels = None
+    for _ in range(max_iter):
+        dist = sq_norms[:, None] - 2 * X @ centers.T + np.einsum("ij,ij->i", centers, centers)
+        new_labels = np.argmin(dist, axis=1)
+        if labels is not None and np.array_equal(new_labels, labels):
+            break
+        labels = new_labels
+        for c in range(n_clusters):
+            members = labels == c
+            if members.any():  # an empty cluster keeps its old centre
+                centers[c] = X[members].mean(axis=0)
+    return centers, labels
+
+
+class GaussianMixture(EMMixin):
+    """Gaussian mixture with spherical or diagonal covariances, fitted by EM.
+
+    Parameters
+    ----------
+    n_components : int, default=1
+        Number of mixture components ``K``.
+    covariance_type : {"spherical", "diag"}, default="spherical"
+        ``"spherical"``: ``Sigma_k = sigma_k^2 I`` (the report's model);
+        ``"diag"``: one variance per component and feature.
+    tol : float, default=1e-6
+        Stop when the relative change of the log-likelihood is at most ``tol``.
+    max_iter : int, default=200
+        EM iterations at most per run.
+    n_init : int, default=1
+        Independent runs from different starting points; the one with the
+        highest final log-likelihood is kept.
+    init_params : {"kmeans", "random", "random_from_data"}, default="kmeans"
+        ``"kmeans"``: an M-step on k-means labels; ``"random"``: an M-step on
+        random responsibilities; ``"random_from_data"``: means at ``K``
+        distinct data points, every variance equal to the data's, equal weights.
+    weights_init, means_init, variances_init : array-like, optional
+        Starting values that override ``init_params``: shapes ``(K,)``,
+        ``(K, d)`` and ``(K,)`` (spherical) or ``(K, d)`` (diag).
+    var_floor : float, default=1e-6
+        Lower bound on every variance. A component that collapses on one point
+        would otherwise drive the likelihood to infinity. The floored value is
+        still the constrained maximiser of ``Q``, so EM stays monotone.
+    random_state : None, int or numpy.random.Generator
+        Seed of the initialisation (and the default seed of :meth:`sample`).
+
+    Attributes
+    ----------
+    weights_ : ndarray of shape (K,)
+        Mixing proportions ``pi_k``.
+    means_ : ndarray of shape (K, d)
+    variances_ : ndarray of shape (K,) or (K, d)
+        ``sigma_k^2`` (spherical) or ``sigma_kj^2`` (diag): variances, not
+        standard deviations (errata 6).
+    converged_ : bool
+    n_iter_ : int
+        EM iterations of the kept run.
+    log_likelihood_history_ : ndarray
+        Total observed-data log-likelihood ``sum_i log p(x_i | theta^(t))``
+        at the start parameters and after every iteration (``n_iter_ + 1``
+        values); non-decreasing.
+    log_likelihood_ : float
+        Its last value.
+
+    Examples
+    --------
+    >>> from latent_notes.datasets import make_gaussian_mixture
+    >>> X, z = make_gaussian_mixture(300, random_state=0)
+    >>> gm = GaussianMixture(n_components=3, random_state=0).fit(X)
+    >>> gm.predict_proba(X[:2]).sum(axis=1)
+    array([1., 1.])
+    """
+
+    def __init__(
+        self,
+        n_components=1,
+        *,
+        covariance_type="spherical",
+        tol=1e-6,
+        max_iter=200,
+        n_init=1,
+        init_params="kmeans",
+        weights_init=None,
+        means_init=None,
+        variances_init=None,
+        var_floor=1e-6,
+        random_state=None,
+    ):
+        self.n_components = n_components
+        self.covariance_type = covariance_type
+        self.tol = tol
+        self.max_iter = max_iter
+        self.n_init = n_init
+        self.init_params = init_params
+        self.weights_init = weights_init
+        self.means_init = means_init
+        self.variances_init = variances_init
+        self.var_floor = var_floor
+        self.random_state = random_state
+
+    # ------------------------------------------------------------------ checks
+    def _check_params(self, X):
+        self._check_em_params()
+        if self.covariance_type not in _COVARIANCE_TYPES:
+            raise ValueError(
+                f"covariance_type must be one of {_COVARIANCE_TYPES}; got {self.covariance_type!r}"
+            )
+        if self.init_params not in _INIT_METHODS:
+            raise ValueError(f"init_params must be one of {_INIT_METHODS}; got {self.init_params!r}")
+        if isinstance(self.var_floor, bool) or not isinstance(self.var_floor, numbers.Real) \
+                or not (np.isfinite(self.var_floor) and self.var_floor >= 0):
+            raise ValueError(f"var_floor must be a finite float >= 0; got {self.var_floor!r}")
+        n, d = X.shape
+        if self.n_components > n:
+            raise ValueError(
+                f"n_components={self.n_components} is larger than n_samples={n}: "
+                "a mixture needs at least one sample per component"
+            )
+        K = self.n_components
+        var_shape = (K,) if self.covariance_type == "spherical" else (K, d)
+        for name, shape in (("weights_init", (K,)), ("means_init", (K, d)), ("variances_init", var_shape)):
+            value = getattr(self, name)
+            if value is None:
+                continue
+            arr = np.asarray(value, dtype=float)
+            if arr.shape != shape:
+                raise ValueError(f"{name} must have shape {shape}; got {arr.shape}")
+            if not np.all(np.isfinite(arr)):
+                raise ValueError(f"{name} contains NaN or infinite values")
+        if self.weights_init is not None:
+            w = np.asarray(self.weights_init, dtype=float)
+            if np.any(w < 0) or not np.isclose(w.sum(), 1.0):
+                raise ValueError("weights_init must be non-negative and sum to 1")
+        if self.variances_init is not None and np.any(np.asarray(self.variances_init) <= 0):
+            raise ValueError("variances_init must be strictly positive")
+
+    # ------------------------------------------------------------- the model
+    def log_joint(self, X):
+        """``log p(x_i, z_i = k | theta) = log pi_k + log N(x_i | mu_k, Sigma_k)``.
+
+        Parameters
+        ----------
+        X : array-like of shape (n_samples, n_features)
+
+        Returns
+        -------
+        ndarray of shape (n_samples, n_components)
+        """
+        check_is_fitted(self)
+        X = check_array(X, n_features=self.means_.shape[1])
+        return self._log_joint(X)
+
+    def _log_joint(self, X):
+        d = X.shape[1]
+        mu = self.means_
+        if self.covariance_type == "spherical":
+            var = self.variances_
+            # ||x - mu_k||^2 expanded so that the work is one matrix product.
+            sq = (np.einsum("ij,ij->i", X, X)[:, None] - 2.0 * X @ mu.T
+                  + np.einsum("kj,kj->k", mu, mu)[None, :])
+            log_det = d * np.log(var)
+            maha = np.maximum(sq, 0.0) / var
+        else:
+            prec = 1.0 / self.variances_
+            maha = ((X * X) @ prec.T - 2.0 * X @ (mu * prec).T
+                    + np.einsum("kj,kj->k", mu * mu, prec)[None, :])
+            maha = np.maximum(maha, 0.0)
+            log_det = np.sum(np.log(self.variances_), axis=1)
+        return np.log(self.weights_) - 0.5 * (d * _LOG_2PI + log_det + maha)
+
+    def _m_step(self, resp, X):
+        """Closed-form maximiser of Q (eqs. :math:numref:`em-m-weights`-:math:numref:`em-m-var`)."""
+        n, d = X.shape
+        nk = resp.sum(axis=0) + 10 * np.finfo(float).eps  # an empty component stays finite
+        self.weights_ = nk / nk.sum()
+        self.means_ = (resp.T @ X) / nk[:, None]
+        # sum_i tau_ik (x_ij - mu_kj)^2, computed from centred data for accuracy.
+        sq = np.empty((self.n_components, d))
+        for k in range(self.n_components):
+            diff = X - self.means_[k]
+            sq[k] = resp[:, k] @ (diff * diff)
+        if self.covariance_type == "spherical":
+            var = sq.sum(axis=1) / (d * nk)  # errata 6: d * sum_i tau_ik
+        else:
+            var = sq / nk[:, None]
+        self.variances_ = np.maximum(var, self.var_floor)
+
+    def _initialize(self, data, rng):
+        (X,) = data
+        n, d = X.shape
+        K = self.n_components
+        if self.init_params == "kmeans":
+            _, labels = kmeans(X, K, random_state=rng)
+            resp = np.zeros((n, K))
+            resp[np.arange(n), labels] = 1.0
+            self._m_step(resp, X)
+        elif self.init_params == "random":
+            resp = rng.uniform(size=(n, K))
+            self._m_step(resp / resp.sum(axis=1, keepdims=True), X)
+        else:
+            self.means_ = X[rng.choice(n, size=K, replace=False)].copy()
+            var = np.maximum(X.var(axis=0), self.var_floor)
+            self.variances_ = np.full(K, var.mean()) if self.covariance_type == "spherical" \
+                else np.tile(var, (K, 1))
+            self.weights_ = np.full(K, 1.0 / K)
+        if self.weights_init is not None:
+            self.weights_ = np.asarray(self.weights_init, dtype=float).copy()
+        if self.means_init is not None:
+            self.means_ = np.asarray(self.means_init, dtype=float).copy()
+        if self.variances_init is not None:
+            self.variances_ = np.asarray(self.variances_init, dtype=float).copy()
+
+    def _get_state(self):
+        return (self.weights_.copy(), self.means_.copy(), self.variances_.copy())
+
+    def _set_state(self, state):
+        self.weights_, self.means_, self.variances_ = (a.copy() for a in state)
+
+    # ------------------------------------------------------------ public API
+    def fit(self, X, y=None):
+        """Estimate the parameters by EM.
+
+        Parameters
+        ----------
+        X : array-like of shape (n_samples, n_features)
+        y : ignored
+            Present for scikit-learn API compatibility.
+
+        Returns
+        -------
+        self
+        """
+        X = check_array(X)
+        self._check_params(X)
+        return self._fit_em(X)
+
+    def fit_predict(self, X, y=None):
+        """Fit, then return the most probable component of each sample."""
+        return self.fit(X).predict(X)
+
+    def initialize(self, X):
+        """Set the starting parameters as :meth:`fit` would, without iterating.
+
+        With :meth:`e_step` and :meth:`m_step` this lets a reader run EM one
+        step at a time. Returns ``self``.
+        """
+        X = check_array(X)
+        self._check_params(X)
+        self._initialize((X,), check_random_state(self.random_state))
+        return self
+
+    def e_step(self, X):
+        """Responsibilities ``tau_ik = p(z_i = k | x_i, theta)`` (eq. :math:numref:`em-posterior`)."""
+        log_resp, _ = e_step_from_log_joint(self.log_joint(X))
+        return np.exp(log_resp)
+
+    def m_step(self, X, resp):
+        """Set the parameters to ``argmax_theta Q`` for responsibilities ``resp``.
+
+        Parameters
+        ----------
+        X : array-like of shape (n_samples, n_features)
+        resp : array-like of shape (n_samples, n_components)
+            Non-negative rows summing to one.
+
+        Returns
+        -------
+        self
+        """
+        X = check_array(X)
+        resp = check_array(resp, name="resp")
+        if resp.shape != (X.shape[0], self.n_components):
+            raise ValueError(
+                f"resp must have shape (n_samples, n_components)={(X.shape[0], self.n_components)}; "
+                f"got {resp.shape}"
+            )
+        if np.any(resp < 0) or not np.allclose(resp.sum(axis=1), 1.0):
+            raise ValueError("resp must be non-negative with rows summing to 1")
+        self._m_step(resp, X)
+        return self
+
+    def predict_proba(self, X):
+        """Posterior probability of each component, shape ``(n_samples, K)``."""
+        return self.e_step(X)
+
+    def predict(self, X):
+        """Most probable component of each sample (the MAP of ``z_i``)."""
+        return np.argmax(self.log_joint(X), axis=1)
+
+    def score_samples(self, X):
+        """``log p(x_i | theta)`` for each sample."""
+        return logsumexp(self.log_joint(X), axis=1)
+
+    def score(self, X, y=None):
+        """Mean log-likelihood per sample (scikit-learn's convention)."""
+        return float(np.mean(self.score_samples(X)))
+
+    def n_parameters(self):
+        """Number of free parameters: ``K - 1`` weights, ``K d`` means, the variances."""
+        check_is_fitted(self)
+        K, d = self.means_.shape
+        n_var = K if self.covariance_type == "spherical" else K * d
+        return (K - 1) + K * d + n_var
+
+    def bic(self, X):
+        """Bayesian information criterion ``-2 log p(X) + p log n``; lower is better."""
+        log_px = self.score_samples(X)
+        return float(-2 * log_px.sum() + self.n_parameters() * np.log(log_px.shape[0]))
+
+    def aic(self, X):
+        """Akaike information criterion ``-2 log p(X) + 2 p``; lower is better."""
+        return float(-2 * self.score_samples(X).sum() + 2 * self.n_parameters())
+
+    def sample(self, n_samples=1, random_state=None):
+        """Draw from the fitted mixture.
+
+        Parameters
+        ----------
+        n_samples : int
+        random_state : None, int or numpy.random.Generator
+            Defaults to the estimator's ``random_state``.
+
+        Returns
+        -------
+        X : ndarray of shape (n_samples, n_features)
+        z : ndarray of shape (n_samples,)
+            The component each sample was drawn from.
+        """
+        check_is_fitted(self)
+        if isinstance(n_samples, bool) or not isinstance(n_samples, (numbers.Integral, np.integer)) \
+                or n_samples < 1:
+            raise ValueError(f"n_samples must be a positive int; got {n_samples!r}")
+        rng = check_random_state(self.random_state if random_state is None else random_state)
+        z = rng.choice(self.n_components, size=n_samples, p=self.weights_)
+        std = np.sqrt(self.variances_[z])
+        if self.covariance_type == "spherical":
+            std = std[:, None]
+        X = self.means_[z] + std * rng.standard_normal((n_samples, self.means_.shape[1]))
+        return X, z

@@ -1,0 +1,73 @@
+"""Figures shared by the chapters."""
+
+from __future__ import annotations
+
+import numpy as np
+
+__all__ = ["component_colors", "plot_mixture_state", "plot_log_likelihood"]
+
+
+def component_colors(n_components):
+    """``n_components`` distinguishable RGB colours (the tab10 cycle)."""
+    from matplotlib import colormaps
+
+    cmap = colormaps["tab10"]
+    return np.array([cmap(k % 10)[:3] for k in range(n_components)])
+
+
+def plot_mixture_state(ax, X, resp, means, variances, title=None, n_std=2.0):
+    """Draw 2-D data coloured by responsibilities, with each component's ellipse.
+
+    A point's colour is the responsibility-weighted mix of the component
+    colours, so a point the model is unsure about looks blended.
+
+    Parameters
+    ----------
+    ax : matplotlib.axes.Axes
+    X : ndarray of shape (n_samples, 2)
+    resp : ndarray of shape (n_samples, K)
+    means : ndarray of shape (K, 2)
+    variances : ndarray of shape (K,) or (K, 2)
+        Spherical or diagonal variances.
+    title : str, optional
+    n_std : float
+        The ellipses are drawn at this many standard deviations.
+    """
+    from matplotlib.patches import Ellipse
+
+    X, resp, means = np.asarray(X), np.asarray(resp), np.asarray(means)
+    if X.ndim != 2 or X.shape[1] != 2:
+        raise ValueError(f"X must have shape (n_samples, 2) to be drawn; got {X.shape}")
+    colors = component_colors(means.shape[0])
+    ax.scatter(X[:, 0], X[:, 1], c=np.clip(resp @ colors, 0, 1), s=8, alpha=0.7, linewidths=0)
+    variances = np.asarray(variances)
+    for k, mu in enumerate(means):
+        sd = np.sqrt(variances[k]) * np.ones(2)
+        ax.add_patch(Ellipse(mu, 2 * n_std * sd[0], 2 * n_std * sd[1], fill=False,
+                             edgecolor=colors[k], linewidth=2))
+        ax.plot(*mu, marker="x", color="black", markersize=8, mew=2)
+    ax.set_aspect("equal", adjustable="box")
+    if title is not None:
+        ax.set_title(title)
+    return ax
+
+
+def plot_log_likelihood(ax, history, label=None, per_sample=None, **kwargs):
+    """Plot a log-likelihood history against the EM iteration.
+
+    Parameters
+    ----------
+    ax : matplotlib.axes.Axes
+    history : array-like
+        One value per iteration, starting at iteration 0.
+    label : str, optional
+    per_sample : int, optional
+        Divide by this number of samples to plot the mean log-likelihood.
+    """
+    history = np.asarray(history, dtype=float)
+    if per_sample:
+        history = history / per_sample
+    ax.plot(np.arange(history.size), history, marker="o", markersize=3, label=label, **kwargs)
+    ax.set_xlabel("EM iteration")
+    ax.set_ylabel("log-likelihood" + (" per sample" if per_sample else ""))
+    return ax
