@@ -15,6 +15,8 @@ import jupytext
 import nbval.plugin as nbval_plugin
 from nbval.plugin import IPyNbFile
 
+pytest_plugins = ["pytester"]
+
 SKIP_TAGS = {"skip-execution": "nbval-skip"}
 
 

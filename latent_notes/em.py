@@ -3,7 +3,7 @@
 A mixture model only has to say three things (chapter :doc:`/book/em`):
 
 * ``_initialize(data, rng)``: a starting value of the parameters;
-* ``log_joint(*data)``: the matrix ``log p(x_i, z_i = k | theta)``;
+* ``_log_joint(*data)``: the matrix ``log p(x_i, z_i = k | theta)``;
 * ``_m_step(resp, *data)``: the maximiser of ``Q(theta_hat, .)`` given the
   responsibilities ``resp[i, k] = p(z_i = k | x_i, theta_hat)``.
 
@@ -99,6 +99,28 @@ def e_step_from_log_joint(log_joint):
     return log_joint - log_px[:, None], log_px
 
 
+def _row_max(a):
+    """``a.max(axis=1)`` for a tall, narrow 2-D array.
+
+    NumPy reduces a short trailing axis slowly; a maximum over the K column
+    views is about ten times faster when n >> K, the usual shape of a mixture.
+    """
+    if a.shape[1] > 64:
+        return a.max(axis=1)
+    return np.maximum.reduce([a[:, k] for k in range(a.shape[1])])
+
+
+def _responsibilities(log_joint):
+    """E-step returning ``(resp, log_px)`` with a single exponential (the fast path)."""
+    top = _row_max(log_joint)
+    top = np.where(np.isfinite(top), top, 0.0)
+    unnormalised = np.exp(log_joint - top[:, None])
+    total = unnormalised @ np.ones(log_joint.shape[1])  # row sums, as one BLAS call
+    with np.errstate(divide="ignore"):
+        log_px = np.log(total) + top
+    return unnormalised / total[:, None], log_px
+
+
 def q_function(log_joint, resp):
     """``Q(theta_hat, theta) = sum_ik resp_ik log p(x_i, z_i=k | theta)``.
 
@@ -115,8 +137,8 @@ def q_function(log_joint, resp):
         The expected complete-data log-likelihood, eq. :math:numref:`em-q`.
     """
     # 0 * (-inf) must count as 0: a component with zero responsibility adds nothing.
-    terms = np.where(resp > 0, resp * log_joint, 0.0)
-    return float(np.sum(terms))
+    mask = resp > 0
+    return float(np.sum(resp[mask] * log_joint[mask]))
 
 
 def posterior_cross_entropy(log_joint, resp):
@@ -128,8 +150,7 @@ def posterior_cross_entropy(log_joint, resp):
     gives ``H(theta_hat, theta) >= H(theta_hat, theta_hat)``.
     """
     log_post, _ = e_step_from_log_joint(log_joint)
-    terms = np.where(resp > 0, resp * log_post, 0.0)
-    return float(-np.sum(terms))
+    return -q_function(log_post, resp)
 
 
 def _check_positive_int(value, name, minimum=1):
@@ -148,7 +169,7 @@ class EMMixin:
     ``_initialize(data, rng)``
         set the starting parameters (``data`` is the tuple passed to
         ``_fit_em``, e.g. ``(X,)`` or ``(X, y)``);
-    ``log_joint(*data)``
+    ``_log_joint(*data)``
         return ``log p(x_i, z_i = k | theta)`` as an ``(n, K)`` array;
     ``_m_step(resp, *data)``
         set the parameters to the maximiser of ``Q(theta_hat, .)``;
@@ -198,11 +219,11 @@ class EMMixin:
 
     def _run_em(self, data):
         """One EM run from the current parameters; returns (history, converged)."""
-        log_resp, log_px = e_step_from_log_joint(self.log_joint(*data))
+        resp, log_px = _responsibilities(self._log_joint(*data))  # E-step
         history = [float(np.sum(log_px))]
         for _ in range(self.max_iter):
-            self._m_step(np.exp(log_resp), *data)  # M-step, eq. (em-m-step)
-            log_resp, log_px = e_step_from_log_joint(self.log_joint(*data))  # E-step
+            self._m_step(resp, *data)  # M-step
+            resp, log_px = _responsibilities(self._log_joint(*data))  # E-step
             history.append(float(np.sum(log_px)))
             previous, current = history[-2], history[-1]
             if not np.isfinite(current):

@@ -230,19 +230,21 @@ class GaussianMixture(EMMixin):
 
     def _m_step(self, resp, X):
         """Closed-form maximiser of Q (eqs. :math:numref:`em-m-weights`-:math:numref:`em-m-var`)."""
-        n, d = X.shape
+        d = X.shape[1]
         nk = resp.sum(axis=0) + 10 * np.finfo(float).eps  # an empty component stays finite
         self.weights_ = nk / nk.sum()
-        self.means_ = (resp.T @ X) / nk[:, None]
-        # sum_i tau_ik (x_ij - mu_kj)^2, computed from centred data for accuracy.
-        sq = np.empty((self.n_components, d))
-        for k in range(self.n_components):
-            diff = X - self.means_[k]
-            sq[k] = resp[:, k] @ (diff * diff)
+        # Work with data shifted by its mean: variances do not change, and the
+        # expansion E[x^2] - mu^2 below then loses no precision to a far-away origin.
+        shift = X.mean(axis=0)
+        Xc = X - shift
+        centred_means = (resp.T @ Xc) / nk[:, None]
+        self.means_ = centred_means + shift
+        # (1/N_k) sum_i tau_ik (x_ij - mu_kj)^2 = weighted mean of x^2 minus mu^2.
+        per_coord = np.maximum((resp.T @ (Xc * Xc)) / nk[:, None] - centred_means**2, 0.0)
         if self.covariance_type == "spherical":
-            var = sq.sum(axis=1) / (d * nk)  # errata 6: d * sum_i tau_ik
+            var = per_coord.sum(axis=1) / d  # errata 6: divide by d * sum_i tau_ik
         else:
-            var = sq / nk[:, None]
+            var = per_coord
         self.variances_ = np.maximum(var, self.var_floor)
 
     def _initialize(self, data, rng):

@@ -1,0 +1,40 @@
+# Two commands for everything:  make book   and   make test
+# Both create the virtual environment $(VENV) on first use and reinstall when
+# pyproject.toml changes.
+
+PYTHON ?= python3
+VENV ?= .venv
+JOBS ?= 2
+# The CPU build of PyTorch, pinned; override for another platform, e.g.
+#   make test TORCH="torch==2.13.0 --index-url <your CPU wheel index>"
+TORCH ?= torch==2.13.0
+
+PY := $(VENV)/bin/python
+STAMP := $(VENV)/.installed
+
+.PHONY: book test check bench clean
+
+$(STAMP): pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install --quiet --upgrade pip
+	$(PY) -m pip install --quiet $(TORCH)
+	$(PY) -m pip install --quiet -e ".[book,test]"
+	touch $(STAMP)
+
+## book: execute every chapter and write the HTML book to _build/html (warnings are errors)
+book: $(STAMP)
+	$(VENV)/bin/jupyter-book build . -W -n --keep-going
+
+## test: unit tests and every chapter (nbval), in one pytest run
+test: $(STAMP)
+	$(PY) -m pytest -n $(JOBS) --dist loadfile --durations=10
+
+## check: what CI runs
+check: test book
+
+## bench: speed comparisons against reference libraries (by hand; see benchmarks/README.md)
+bench: $(STAMP)
+	$(PY) benchmarks/em_vs_sklearn.py
+
+clean:
+	rm -rf _build .pytest_cache .hypothesis

@@ -1,0 +1,72 @@
+"""Data generators and shared figures."""
+
+import matplotlib
+
+matplotlib.use("Agg")
+
+import matplotlib.pyplot as plt  # noqa: E402
+import numpy as np  # noqa: E402
+import pytest  # noqa: E402
+
+from latent_notes.datasets import make_gaussian_mixture, make_weight_height  # noqa: E402
+from latent_notes.plotting import component_colors, plot_log_likelihood, plot_mixture_state  # noqa: E402
+
+
+def test_make_gaussian_mixture_is_seeded_and_follows_its_parameters():
+    X, z = make_gaussian_mixture(30_000, random_state=0)
+    X2, z2 = make_gaussian_mixture(30_000, random_state=0)
+    np.testing.assert_array_equal(X, X2)
+    np.testing.assert_array_equal(z, z2)
+    np.testing.assert_allclose(np.bincount(z) / z.size, [0.5, 0.3, 0.2], atol=0.01)
+    np.testing.assert_allclose(X[z == 1].mean(axis=0), [3, 2], atol=0.03)
+    assert np.isclose(X[z == 2].var(axis=0).mean(), 0.3, rtol=0.05)
+    X3, z3 = make_gaussian_mixture(10, weights=[1.0], means=[[0, 0, 0]], variances=[4.0], random_state=1)
+    assert X3.shape == (10, 3) and set(z3) == {0}
+
+
+@pytest.mark.parametrize(
+    "kwargs, match",
+    [
+        ({"n_samples": 0}, "n_samples"),
+        ({"n_samples": 10, "weights": [0.5, 0.6]}, "weights"),
+        ({"n_samples": 10, "weights": [0.5, 0.5], "means": [[0, 0]]}, "means"),
+        ({"n_samples": 10, "weights": [1.0], "means": [[0, 0]], "variances": [-1.0]}, "variances"),
+    ],
+)
+def test_make_gaussian_mixture_rejects_bad_arguments(kwargs, match):
+    with pytest.raises(ValueError, match=match):
+        make_gaussian_mixture(**kwargs)
+
+
+def test_make_weight_height():
+    people = make_weight_height(20_000, random_state=0)
+    assert people.weight.shape == people.height.shape == people.sex.shape == (20_000,)
+    assert set(np.unique(people.sex)) == {0, 1}
+    assert np.isclose(people.height[people.sex == 0].mean(), 164, atol=0.3)
+    assert np.isclose(people.height[people.sex == 1].mean(), 177, atol=0.3)
+    # The latent sex shifts weight at equal height: the point of the example.
+    assert people.weight[people.sex == 1].mean() > people.weight[people.sex == 0].mean() + 10
+    np.testing.assert_array_equal(people.weight, make_weight_height(20_000, random_state=0).weight)
+    with pytest.raises(ValueError, match="n_samples"):
+        make_weight_height(-3)
+
+
+def test_plot_mixture_state_draws_one_ellipse_per_component():
+    X, z = make_gaussian_mixture(100, random_state=0)
+    resp = np.eye(3)[z]
+    fig, ax = plt.subplots()
+    plot_mixture_state(ax, X, resp, np.zeros((3, 2)), np.ones((3, 2)), title="t")
+    assert len(ax.patches) == 3 and ax.get_title() == "t"
+    colours = ax.collections[0].get_facecolors()[:, :3]
+    np.testing.assert_allclose(colours, component_colors(3)[z], atol=1e-6)
+    with pytest.raises(ValueError, match="shape"):
+        plot_mixture_state(ax, np.zeros((5, 3)), np.ones((5, 1)), np.zeros((1, 3)), np.ones(1))
+    plt.close(fig)
+
+
+def test_plot_log_likelihood():
+    fig, ax = plt.subplots()
+    plot_log_likelihood(ax, [-10.0, -5.0, -4.0], per_sample=2)
+    np.testing.assert_allclose(ax.lines[0].get_ydata(), [-5.0, -2.5, -2.0])
+    assert "per sample" in ax.get_ylabel()
+    plt.close(fig)

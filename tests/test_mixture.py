@@ -1,0 +1,254 @@
+"""Gaussian mixtures: the M-step is the argmax of Q, agreement with scikit-learn, API and errors."""
+
+import warnings
+
+import numpy as np
+import pytest
+import torch
+from sklearn.metrics import adjusted_rand_score
+from sklearn.mixture import GaussianMixture as SklearnGaussianMixture
+
+from latent_notes import ConvergenceWarning, GaussianMixture
+from latent_notes._validation import NotFittedError
+from latent_notes.datasets import make_gaussian_mixture
+from latent_notes.em import q_function
+from latent_notes.mixture import kmeans
+
+COVARIANCE_TYPES = ["spherical", "diag"]
+
+
+@pytest.fixture(scope="module")
+def data():
+    X, z = make_gaussian_mixture(600, random_state=0)
+    return X, z
+
+
+def torch_q(X, resp, logits, means, log_var, covariance_type):
+    """Q(theta_hat, theta) written independently in torch (eq. em-gmm-q)."""
+    X, resp = torch.as_tensor(X), torch.as_tensor(resp)
+    log_pi = torch.log_softmax(logits, dim=0)
+    sq = (X[:, None, :] - means[None, :, :]) ** 2  # (n, K, d)
+    d = X.shape[1]
+    if covariance_type == "spherical":
+        log_n = -0.5 * (d * np.log(2 * np.pi) + d * log_var[None, :] + sq.sum(-1) / torch.exp(log_var)[None, :])
+    else:
+        log_n = -0.5 * (d * np.log(2 * np.pi) + log_var.sum(-1)[None, :]
+                        + (sq / torch.exp(log_var)[None]).sum(-1))
+    return (resp * (log_pi[None, :] + log_n)).sum()
+
+
+@pytest.mark.parametrize("covariance_type", COVARIANCE_TYPES)
+def test_m_step_is_stationary_point_of_q(data, covariance_type):
+    """Autograd gradient of Q at the M-step solution is zero (errata 3: the M-step is an argmax)."""
+    X, _ = data
+    rng = np.random.default_rng(0)
+    resp = rng.dirichlet(np.ones(3), size=len(X))  # arbitrary responsibilities
+    gm = GaussianMixture(3, covariance_type=covariance_type, var_floor=0.0).m_step(X, resp)
+    # Softmax logits for the weights (the simplex constraint), log-variances for positivity.
+    logits = torch.tensor(np.log(gm.weights_), requires_grad=True)
+    means = torch.tensor(gm.means_, requires_grad=True)
+    log_var = torch.tensor(np.log(gm.variances_), requires_grad=True)
+    q = torch_q(X, resp, logits, means, log_var, covariance_type)
+    q.backward()
+    assert np.isclose(q.item(), q_function(gm.log_joint(X), resp), rtol=1e-10)
+    for name, p in [("logits", logits), ("means", means), ("log_var", log_var)]:
+        assert p.grad.abs().max().item() < 1e-8 * len(X), (name, p.grad)
+    # And it is a maximum, not a saddle: random perturbations all lower Q.
+    q_star = q.item()
+    torch.manual_seed(0)
+    for _ in range(200):
+        with torch.no_grad():
+            q_other = torch_q(X, resp,
+                              logits + 0.05 * torch.randn_like(logits),
+                              means + 0.05 * torch.randn_like(means),
+                              log_var + 0.05 * torch.randn_like(log_var),
+                              covariance_type)
+        assert q_other.item() < q_star
+
+
+def test_spherical_variance_divides_by_d():
+    """Errata 6: sigma_k^2 = sum_i tau_ik ||x_i - mu_k||^2 / (d sum_i tau_ik)."""
+    rng = np.random.default_rng(3)
+    X = rng.normal(size=(100, 4)) * np.array([1.0, 2.0, 3.0, 4.0])
+    resp = rng.dirichlet(np.ones(2), size=100)
+    gm = GaussianMixture(2, var_floor=0.0).m_step(X, resp)
+    nk = resp.sum(axis=0)
+    for k in range(2):
+        mu = resp[:, k] @ X / nk[k]
+        expected = resp[:, k] @ np.sum((X - mu) ** 2, axis=1) / (X.shape[1] * nk[k])
+        assert np.isclose(gm.variances_[k], expected, rtol=1e-12)
+        # The report's elementwise formula is the diagonal M-step, not this one.
+        report = resp[:, k] @ (X - mu) ** 2 / nk[k]
+        assert not np.allclose(report, gm.variances_[k])
+        diag = GaussianMixture(2, covariance_type="diag", var_floor=0.0).m_step(X, resp)
+        assert np.allclose(diag.variances_[k], report, rtol=1e-12)
+
+
+@pytest.mark.parametrize("covariance_type", COVARIANCE_TYPES)
+def test_matches_scikit_learn_from_the_same_start(data, covariance_type):
+    X, _ = data
+    start = GaussianMixture(3, covariance_type=covariance_type, init_params="random_from_data",
+                            random_state=5).initialize(X)
+    common = dict(n_components=3, covariance_type=covariance_type, tol=0, max_iter=25,
+                  weights_init=start.weights_, means_init=start.means_)
+    ours = GaussianMixture(**common, variances_init=start.variances_, var_floor=0.0)
+    theirs = SklearnGaussianMixture(**common, precisions_init=1.0 / start.variances_,
+                                    reg_covar=0.0, init_params="random", random_state=0)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # both warn: tol=0 never converges
+        ours.fit(X)
+        theirs.fit(X)
+    assert abs(ours.score(X) - theirs.score(X)) < 1e-6
+    np.testing.assert_allclose(ours.score_samples(X), theirs.score_samples(X), atol=1e-6)
+    np.testing.assert_allclose(ours.weights_, theirs.weights_, atol=1e-8)
+    np.testing.assert_allclose(ours.means_, theirs.means_, atol=1e-8)
+    np.testing.assert_allclose(ours.variances_, theirs.covariances_, atol=1e-8)
+    np.testing.assert_allclose(ours.predict_proba(X), theirs.predict_proba(X), atol=1e-8)
+
+
+def test_recovers_the_generating_parameters():
+    X, z = make_gaussian_mixture(20_000, random_state=1)
+    gm = GaussianMixture(3, n_init=2, random_state=0).fit(X)
+    order = np.argsort(gm.weights_)[::-1]
+    np.testing.assert_allclose(gm.weights_[order], [0.5, 0.3, 0.2], atol=0.02)
+    np.testing.assert_allclose(gm.means_[order], [[0, 0], [3, 2], [-1, 3]], atol=0.06)
+    np.testing.assert_allclose(gm.variances_[order], [1.0, 0.5, 0.3], rtol=0.06)
+    assert adjusted_rand_score(z, gm.predict(X)) > 0.8
+
+
+def test_sample_labels_are_categorical(data):
+    """Errata 1: the latent label is categorical on K values with probabilities pi."""
+    X, _ = data
+    gm = GaussianMixture(3, random_state=0).fit(X)
+    Xs, zs = gm.sample(30_000, random_state=1)
+    assert Xs.shape == (30_000, 2) and set(np.unique(zs)) <= {0, 1, 2}
+    np.testing.assert_allclose(np.bincount(zs, minlength=3) / zs.size, gm.weights_, atol=0.01)
+    for k in range(3):
+        np.testing.assert_allclose(Xs[zs == k].mean(axis=0), gm.means_[k], atol=0.05)
+        assert np.isclose(Xs[zs == k].var(axis=0).mean(), gm.variances_[k], rtol=0.05)
+    a, _ = gm.sample(5, random_state=2)
+    b, _ = gm.sample(5, random_state=2)
+    np.testing.assert_array_equal(a, b)
+
+
+def test_predict_proba_predict_and_scores_are_consistent(data):
+    X, _ = data
+    gm = GaussianMixture(3, covariance_type="diag", random_state=0).fit(X)
+    proba = gm.predict_proba(X)
+    assert proba.shape == (len(X), 3)
+    np.testing.assert_allclose(proba.sum(axis=1), 1.0)
+    np.testing.assert_array_equal(gm.predict(X), proba.argmax(axis=1))
+    assert np.isclose(gm.score(X), gm.score_samples(X).mean())
+    assert np.isclose(gm.score(X) * len(X), gm.log_likelihood_, rtol=1e-9)
+    np.testing.assert_array_equal(gm.fit_predict(X), gm.predict(X))
+
+
+def test_bic_formula_and_choice_of_k(data):
+    X, _ = data
+    gm = GaussianMixture(3, random_state=0).fit(X)
+    p = 2 + 3 * 2 + 3  # weights, means, spherical variances
+    assert gm.n_parameters() == p
+    assert np.isclose(gm.bic(X), -2 * gm.score(X) * len(X) + p * np.log(len(X)))
+    assert np.isclose(gm.aic(X), -2 * gm.score(X) * len(X) + 2 * p)
+    assert GaussianMixture(3, covariance_type="diag").m_step(X, gm.predict_proba(X)).n_parameters() \
+        == 2 + 6 + 6
+    bics = [GaussianMixture(k, n_init=2, random_state=0).fit(X).bic(X) for k in range(1, 6)]
+    assert int(np.argmin(bics)) + 1 == 3
+
+
+def test_variance_floor_keeps_collapsed_component_finite():
+    rng = np.random.default_rng(0)
+    X = np.vstack([np.zeros((10, 2)), rng.normal(size=(50, 2)) + 5])  # ten identical points
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", ConvergenceWarning)
+        gm = GaussianMixture(2, var_floor=1e-3, random_state=0, max_iter=50).fit(X)
+    assert np.all(np.isfinite(gm.log_likelihood_history_))
+    assert np.all(gm.variances_ >= 1e-3)
+    assert np.all(np.diff(gm.log_likelihood_history_) >= -1e-9 * np.abs(gm.log_likelihood_history_[:-1]))
+
+
+def test_kmeans_finds_the_clusters_and_is_reproducible(data):
+    X, z = data
+    centers, labels = kmeans(X, 3, random_state=0)
+    assert centers.shape == (3, 2) and labels.shape == (len(X),)
+    assert adjusted_rand_score(z, labels) > 0.7
+    np.testing.assert_array_equal(labels, kmeans(X, 3, random_state=0)[1])
+    with pytest.raises(ValueError, match="n_clusters"):
+        kmeans(X, 0)
+
+
+def test_step_by_step_api_equals_fit(data):
+    X, _ = data
+    kw = dict(init_params="random_from_data", random_state=3)
+    manual = GaussianMixture(3, **kw).initialize(X)
+    for _ in range(10):
+        manual.m_step(X, manual.e_step(X))
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", ConvergenceWarning)
+        fitted = GaussianMixture(3, tol=0, max_iter=10, **kw).fit(X)
+    np.testing.assert_allclose(manual.means_, fitted.means_)
+    np.testing.assert_allclose(manual.variances_, fitted.variances_)
+
+
+# ----------------------------------------------------------------- bad input
+@pytest.mark.parametrize(
+    "X, match",
+    [
+        (np.array([[0.0, 1.0], [np.nan, 2.0], [1.0, 1.0]]), "NaN or infinite"),
+        (np.array([[0.0, 1.0], [np.inf, 2.0], [1.0, 1.0]]), "NaN or infinite"),
+        (np.arange(6.0), "2-D.*reshape"),
+        (np.zeros((2, 3, 4)), "2-D"),
+        (np.zeros((0, 2)), "at least one sample"),
+        (np.array([["a", "b"], ["c", "d"]]), "numbers"),
+        (np.array([[1.0, None], [2.0, 3.0]], dtype=object), "numbers|NaN"),
+        ([[1.0, 2.0], [3.0]], "numeric 2-D array|numbers"),
+        (np.array([[1 + 2j, 0], [0, 1]]), "real"),
+        (np.ones((3, 2), dtype=bool), "numbers"),
+    ],
+)
+def test_bad_X_raises_value_error_naming_the_problem(X, match):
+    with pytest.raises(ValueError, match=match):
+        GaussianMixture(1).fit(X)
+
+
+def test_more_components_than_samples():
+    with pytest.raises(ValueError, match="n_components=5 is larger than n_samples=3"):
+        GaussianMixture(5).fit(np.random.default_rng(0).normal(size=(3, 2)))
+
+
+def test_wrong_number_of_features_at_predict(data):
+    X, _ = data
+    gm = GaussianMixture(2, random_state=0).fit(X)
+    with pytest.raises(ValueError, match="3 features but the model was fitted with 2"):
+        gm.predict(np.zeros((4, 3)))
+
+
+@pytest.mark.parametrize(
+    "kwargs, match",
+    [
+        ({"covariance_type": "full"}, "covariance_type"),
+        ({"init_params": "kmeans++"}, "init_params"),
+        ({"var_floor": -1.0}, "var_floor"),
+        ({"means_init": np.zeros((3, 2))}, "means_init must have shape"),
+        ({"weights_init": [0.5, 0.6]}, "sum to 1"),
+        ({"variances_init": [1.0, 0.0]}, "strictly positive"),
+        ({"variances_init": [1.0, 1.0, 1.0]}, "variances_init must have shape"),
+    ],
+)
+def test_bad_model_parameters(data, kwargs, match):
+    X, _ = data
+    with pytest.raises(ValueError, match=match):
+        GaussianMixture(2, **kwargs).fit(X)
+
+
+def test_unfitted_model_and_bad_responsibilities(data):
+    X, _ = data
+    with pytest.raises(NotFittedError, match="not fitted"):
+        GaussianMixture(2).predict(X)
+    with pytest.raises(ValueError, match="resp must have shape"):
+        GaussianMixture(2).m_step(X, np.ones((len(X), 3)) / 3)
+    with pytest.raises(ValueError, match="rows summing to 1"):
+        GaussianMixture(2).m_step(X, np.ones((len(X), 2)))
+    gm = GaussianMixture(2, random_state=0).fit(X)
+    with pytest.raises(ValueError, match="n_samples"):
+        gm.sample(0)
