@@ -11,6 +11,8 @@ plain pages such as the API reference are left alone.
 
 from __future__ import annotations
 
+import os
+
 import jupytext
 import nbval.plugin as nbval_plugin
 from nbval.plugin import IPyNbFile
@@ -73,3 +75,14 @@ def pytest_collect_file(file_path, parent):
 def pytest_ignore_collect(collection_path, config):
     # Built pages and executed copies are not sources.
     return "_build" in collection_path.parts or None
+
+
+# Property tests explore new examples locally but are reproducible in CI.
+try:
+    from hypothesis import settings as _hypothesis_settings
+
+    _hypothesis_settings.register_profile("ci", derandomize=True, deadline=None, print_blob=True)
+    if os.environ.get("CI"):
+        _hypothesis_settings.load_profile("ci")
+except ImportError:  # pragma: no cover - hypothesis is a test extra
+    pass
