@@ -197,11 +197,15 @@ class EMMixin:
         self._check_em_params()
         rng = check_random_state(self.random_state)
         best = None
-        for _ in range(self.n_init):
-            self._initialize(data, rng)
-            history, converged = self._run_em(data)
-            if best is None or history[-1] > best[0][-1]:
-                best = (history, converged, self._get_state())
+        # Numerical trouble shows up as a non-finite log-likelihood, which
+        # _e_step turns into one clear error instead of a stream
+        # of warnings followed by NaN parameters.
+        with np.errstate(divide="ignore", invalid="ignore", over="ignore"):
+            for _ in range(self.n_init):
+                self._initialize(data, rng)
+                history, converged = self._run_em(data)
+                if best is None or history[-1] > best[0][-1]:
+                    best = (history, converged, self._get_state())
         history, converged, state = best
         self._set_state(state)
         self.log_likelihood_history_ = np.asarray(history)
@@ -219,18 +223,25 @@ class EMMixin:
 
     def _run_em(self, data):
         """One EM run from the current parameters; returns (history, converged)."""
-        resp, log_px = _responsibilities(self._log_joint(*data))  # E-step
-        history = [float(np.sum(log_px))]
+        resp, log_lik = self._e_step(data)
+        history = [log_lik]
         for _ in range(self.max_iter):
             self._m_step(resp, *data)  # M-step
-            resp, log_px = _responsibilities(self._log_joint(*data))  # E-step
-            history.append(float(np.sum(log_px)))
+            resp, log_lik = self._e_step(data)  # E-step
+            history.append(log_lik)
             previous, current = history[-2], history[-1]
-            if not np.isfinite(current):
-                raise FloatingPointError(
-                    "the log-likelihood became non-finite; the data may be degenerate "
-                    "(e.g. duplicated points with a zero variance floor)"
-                )
             if abs(current - previous) <= self.tol * abs(previous):
                 return history, True
         return history, False
+
+    def _e_step(self, data):
+        """E-step: the responsibilities and ``log p(X | theta)``, which must be finite."""
+        resp, log_px = _responsibilities(self._log_joint(*data))
+        log_lik = float(np.sum(log_px))
+        if not np.isfinite(log_lik):
+            raise FloatingPointError(
+                f"the log-likelihood is {log_lik}: the model collapsed on the data "
+                "(for example a component on duplicated points with a zero variance "
+                "floor); use a positive variance floor or fewer components"
+            )
+        return resp, log_lik

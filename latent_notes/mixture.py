@@ -291,6 +291,15 @@ class GaussianMixture(EMMixin):
         Returns
         -------
         self
+
+        Raises
+        ------
+        ValueError
+            For data that are not a finite numeric 2-D array, fewer samples
+            than components, or invalid parameters.
+        FloatingPointError
+            If the log-likelihood stops being finite (overflowing data, or a
+            component collapsing on duplicated points with ``var_floor=0``).
         """
         X = check_array(X)
         self._check_params(X)

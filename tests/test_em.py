@@ -184,3 +184,10 @@ def test_check_random_state():
         check_random_state(True)
     with pytest.raises(TypeError, match="random_state"):
         check_random_state(1.5)
+
+
+def test_numerical_overflow_raises_a_clear_error_instead_of_nan():
+    # Finite data whose squares overflow float64: the fit cannot be computed.
+    X = np.random.default_rng(0).normal(size=(50, 2)) * 1e160
+    with pytest.raises(FloatingPointError, match="log-likelihood is"):
+        GaussianMixture(2, random_state=0).fit(X)
