@@ -3,10 +3,17 @@
 from __future__ import annotations
 
 import numpy as np
+from sklearn.utils import check_array as _sklearn_check_array
+from sklearn.exceptions import NotFittedError
+from sklearn.utils import column_or_1d
+from sklearn.utils.multiclass import type_of_target
 
 
-def check_array(X, name="X", n_features=None):
+def check_array(X, name="X", n_features=None, estimator=None):
     """Return ``X`` as a finite 2-D float64 array or raise a clear error.
+
+    The checks are scikit-learn's (so that error messages match what users of
+    scikit-learn expect), plus the number of features of a fitted model.
 
     Parameters
     ----------
@@ -15,55 +22,61 @@ def check_array(X, name="X", n_features=None):
         The argument's name, used in error messages.
     n_features : int, optional
         The number of features the array must have (a fitted model's).
+    estimator : object, optional
+        The fitted model, named in the error message.
 
     Raises
     ------
     ValueError
         If ``X`` is not numeric, not 2-D, empty, holds NaN or inf, or has the
         wrong number of features.
+    TypeError
+        If ``X`` is a sparse matrix (dense data are required).
     """
-    try:
-        arr = np.asarray(X)
-    except Exception as exc:  # ragged nested lists and the like
-        raise ValueError(f"{name} must be a numeric 2-D array; could not convert it: {exc}") from exc
-    if arr.dtype == bool or not (
-        np.issubdtype(arr.dtype, np.number) or arr.dtype == object
-    ):
-        raise ValueError(
-            f"{name} must hold numbers (int or float); got dtype {arr.dtype}"
-        )
-    if np.issubdtype(arr.dtype, np.complexfloating):
-        raise ValueError(f"{name} must be real-valued; got dtype {arr.dtype}")
-    if arr.dtype == object:
-        try:
-            arr = arr.astype(np.float64)
-        except (TypeError, ValueError) as exc:
-            raise ValueError(f"{name} must hold numbers; found a non-numeric entry ({exc})") from exc
-    if arr.ndim != 2:
-        hint = " (use X.reshape(-1, 1) for a single feature)" if arr.ndim == 1 else ""
-        raise ValueError(
-            f"{name} must be 2-D of shape (n_samples, n_features); got {arr.ndim}-D "
-            f"with shape {arr.shape}{hint}"
-        )
-    if arr.shape[0] == 0 or arr.shape[1] == 0:
-        raise ValueError(f"{name} must have at least one sample and one feature; got shape {arr.shape}")
-    arr = np.ascontiguousarray(arr, dtype=np.float64)
-    if not np.all(np.isfinite(arr)):
-        bad = int(np.sum(~np.isfinite(arr)))
-        raise ValueError(f"{name} contains {bad} NaN or infinite value(s); remove or impute them")
+    arr = _sklearn_check_array(X, dtype=np.float64, input_name=name)
     if n_features is not None and arr.shape[1] != n_features:
+        who = type(estimator).__name__ if estimator is not None else "the model"
         raise ValueError(
-            f"{name} has {arr.shape[1]} features but the model was fitted with {n_features}"
+            f"{name} has {arr.shape[1]} features, but {who} is expecting {n_features} "
+            "features as input (the number it was fitted with)"
         )
-    return arr
+    return np.ascontiguousarray(arr)
 
 
-class NotFittedError(ValueError, AttributeError):
-    """Raised when a model is used before it has been fitted."""
+def check_binary_target(y, n_samples):
+    """Return the two classes of ``y`` and ``y`` recoded to 0.0 / 1.0.
+
+    Raises
+    ------
+    ValueError
+        If ``y`` is not 1-D, has the wrong length, holds NaN, is continuous, or
+        does not have exactly two classes.
+    """
+    if y is None:
+        raise ValueError("this estimator requires y to be passed, but the target y is None")
+    y = column_or_1d(y, warn=True)
+    if y.shape[0] != n_samples:
+        raise ValueError(
+            f"X and y have inconsistent numbers of samples: {n_samples} in X, {y.shape[0]} in y"
+        )
+    if y.dtype.kind in "fc" and not np.all(np.isfinite(y)):
+        raise ValueError("y contains NaN or infinite values")
+    y_type = type_of_target(y, input_name="y", raise_unknown=True)
+    if y_type == "continuous":
+        raise ValueError(
+            "Unknown label type: continuous. y must hold class labels, not a regression target"
+        )
+    classes = np.unique(y)
+    if y_type != "binary" or classes.size != 2:
+        raise ValueError(
+            "Only binary classification is supported. The type of the target is "
+            f"{y_type}, with {classes.size} class(es): {classes[:10].tolist()}"
+        )
+    return classes, (y == classes[1]).astype(np.float64)
 
 
 def check_is_fitted(estimator, attribute="means_"):
-    """Raise :class:`NotFittedError` when a model is used before ``fit``."""
+    """Raise scikit-learn's ``NotFittedError`` when a model is used before ``fit``."""
     if not hasattr(estimator, attribute):
         raise NotFittedError(
             f"this {type(estimator).__name__} is not fitted yet; call fit(X) first"

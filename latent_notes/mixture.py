@@ -16,10 +16,12 @@ import numbers
 
 import numpy as np
 
+from sklearn.base import BaseEstimator, DensityMixin
+
 from ._validation import check_array, check_is_fitted
 from .em import EMMixin, check_random_state, e_step_from_log_joint, logsumexp
 
-__all__ = ["GaussianMixture", "kmeans"]
+__all__ = ["GaussianMixture", "GaussianComponentsMixin", "kmeans"]
 
 _LOG_2PI = np.log(2.0 * np.pi)
 _COVARIANCE_TYPES = ("spherical", "diag")
@@ -73,7 +75,129 @@ def kmeans(X, n_clusters, random_state=None, max_iter=100):
     return centers, labels
 
 
-class GaussianMixture(EMMixin):
+class GaussianComponentsMixin:
+    """The Gaussian part shared by every model whose latent label picks a Gaussian.
+
+    Holds the parameter checks, ``log pi_k + log N(x | mu_k, Sigma_k)``, the
+    closed-form M-step for ``(pi, mu, Sigma)`` and the initialisation, for the
+    attributes ``n_components``, ``covariance_type``, ``init_params``,
+    ``weights_init``, ``means_init``, ``variances_init`` and ``var_floor``.
+    Used by :class:`GaussianMixture` and
+    :class:`latent_notes.gmlc.GaussianMixtureLinearClassifier`.
+    """
+
+    # ------------------------------------------------------------------ checks
+    def _check_gaussian_params(self, X):
+        self._check_em_params()
+        if self.covariance_type not in _COVARIANCE_TYPES:
+            raise ValueError(
+                f"covariance_type must be one of {_COVARIANCE_TYPES}; got {self.covariance_type!r}"
+            )
+        if self.init_params not in _INIT_METHODS:
+            raise ValueError(f"init_params must be one of {_INIT_METHODS}; got {self.init_params!r}")
+        if isinstance(self.var_floor, bool) or not isinstance(self.var_floor, numbers.Real) \
+                or not (np.isfinite(self.var_floor) and self.var_floor >= 0):
+            raise ValueError(f"var_floor must be a finite float >= 0; got {self.var_floor!r}")
+        n, d = X.shape
+        if self.n_components > n:
+            raise ValueError(
+                f"n_components={self.n_components} is larger than n_samples={n}: "
+                "a mixture needs at least one sample per component"
+            )
+        K = self.n_components
+        var_shape = (K,) if self.covariance_type == "spherical" else (K, d)
+        for name, shape in (("weights_init", (K,)), ("means_init", (K, d)), ("variances_init", var_shape)):
+            value = getattr(self, name)
+            if value is None:
+                continue
+            arr = np.asarray(value, dtype=float)
+            if arr.shape != shape:
+                raise ValueError(f"{name} must have shape {shape}; got {arr.shape}")
+            if not np.all(np.isfinite(arr)):
+                raise ValueError(f"{name} contains NaN or infinite values")
+        if self.weights_init is not None:
+            w = np.asarray(self.weights_init, dtype=float)
+            if np.any(w < 0) or not np.isclose(w.sum(), 1.0):
+                raise ValueError("weights_init must be non-negative and sum to 1")
+        if self.variances_init is not None and np.any(np.asarray(self.variances_init) <= 0):
+            raise ValueError("variances_init must be strictly positive")
+
+    # ------------------------------------------------------------- the model
+    def _gaussian_log_joint(self, X):
+        """``log pi_k + log N(x_i | mu_k, Sigma_k)``, unvalidated."""
+        d = X.shape[1]
+        mu = self.means_
+        if self.covariance_type == "spherical":
+            var = self.variances_
+            # ||x - mu_k||^2 expanded so that the work is one matrix product.
+            sq = (np.einsum("ij,ij->i", X, X)[:, None] - 2.0 * X @ mu.T
+                  + np.einsum("kj,kj->k", mu, mu)[None, :])
+            log_det = d * np.log(var)
+            maha = np.maximum(sq, 0.0) / var
+        else:
+            prec = 1.0 / self.variances_
+            maha = ((X * X) @ prec.T - 2.0 * X @ (mu * prec).T
+                    + np.einsum("kj,kj->k", mu * mu, prec)[None, :])
+            maha = np.maximum(maha, 0.0)
+            log_det = np.sum(np.log(self.variances_), axis=1)
+        return np.log(self.weights_) - 0.5 * (d * _LOG_2PI + log_det + maha)
+
+    def _gaussian_m_step(self, resp, X):
+        """Closed-form maximiser of Q (eqs. :math:numref:`em-m-weights`-:math:numref:`em-m-var`)."""
+        d = X.shape[1]
+        nk = resp.sum(axis=0) + 10 * np.finfo(float).eps  # an empty component stays finite
+        self.weights_ = nk / nk.sum()
+        # Work with data shifted by its mean: variances do not change, and the
+        # expansion E[x^2] - mu^2 below then loses no precision to a far-away origin.
+        shift = X.mean(axis=0)
+        Xc = X - shift
+        centred_means = (resp.T @ Xc) / nk[:, None]
+        self.means_ = centred_means + shift
+        # (1/N_k) sum_i tau_ik (x_ij - mu_kj)^2 = weighted mean of x^2 minus mu^2.
+        per_coord = np.maximum((resp.T @ (Xc * Xc)) / nk[:, None] - centred_means**2, 0.0)
+        if self.covariance_type == "spherical":
+            var = per_coord.sum(axis=1) / d  # errata 6: divide by d * sum_i tau_ik
+        else:
+            var = per_coord
+        self.variances_ = np.maximum(var, self.var_floor)
+
+    def _gaussian_initialize(self, X, rng):
+        """Starting weights, means and variances from ``init_params`` and the ``*_init`` values."""
+        n, d = X.shape
+        K = self.n_components
+        if self.init_params == "kmeans":
+            _, labels = kmeans(X, K, random_state=rng)
+            resp = np.zeros((n, K))
+            resp[np.arange(n), labels] = 1.0
+            self._gaussian_m_step(resp, X)
+        elif self.init_params == "random":
+            resp = rng.uniform(size=(n, K))
+            self._gaussian_m_step(resp / resp.sum(axis=1, keepdims=True), X)
+        else:
+            self.means_ = X[rng.choice(n, size=K, replace=False)].copy()
+            var = np.maximum(X.var(axis=0), self.var_floor)
+            self.variances_ = np.full(K, var.mean()) if self.covariance_type == "spherical" \
+                else np.tile(var, (K, 1))
+            self.weights_ = np.full(K, 1.0 / K)
+        if self.weights_init is not None:
+            self.weights_ = np.asarray(self.weights_init, dtype=float).copy()
+        if self.means_init is not None:
+            self.means_ = np.asarray(self.means_init, dtype=float).copy()
+        if self.variances_init is not None:
+            self.variances_ = np.asarray(self.variances_init, dtype=float).copy()
+
+    def _gaussian_state(self):
+        return (self.weights_.copy(), self.means_.copy(), self.variances_.copy())
+
+    def _set_gaussian_state(self, state):
+        self.weights_, self.means_, self.variances_ = (a.copy() for a in state)
+
+    def _gaussian_n_parameters(self):
+        K, d = self.means_.shape
+        n_var = K if self.covariance_type == "spherical" else K * d
+        return (K - 1) + K * d + n_var
+
+class GaussianMixture(GaussianComponentsMixin, EMMixin, DensityMixin, BaseEstimator):
     """Gaussian mixture with spherical or diagonal covariances, fitted by EM.
 
     Parameters
@@ -158,42 +282,6 @@ class GaussianMixture(EMMixin):
         self.var_floor = var_floor
         self.random_state = random_state
 
-    # ------------------------------------------------------------------ checks
-    def _check_params(self, X):
-        self._check_em_params()
-        if self.covariance_type not in _COVARIANCE_TYPES:
-            raise ValueError(
-                f"covariance_type must be one of {_COVARIANCE_TYPES}; got {self.covariance_type!r}"
-            )
-        if self.init_params not in _INIT_METHODS:
-            raise ValueError(f"init_params must be one of {_INIT_METHODS}; got {self.init_params!r}")
-        if isinstance(self.var_floor, bool) or not isinstance(self.var_floor, numbers.Real) \
-                or not (np.isfinite(self.var_floor) and self.var_floor >= 0):
-            raise ValueError(f"var_floor must be a finite float >= 0; got {self.var_floor!r}")
-        n, d = X.shape
-        if self.n_components > n:
-            raise ValueError(
-                f"n_components={self.n_components} is larger than n_samples={n}: "
-                "a mixture needs at least one sample per component"
-            )
-        K = self.n_components
-        var_shape = (K,) if self.covariance_type == "spherical" else (K, d)
-        for name, shape in (("weights_init", (K,)), ("means_init", (K, d)), ("variances_init", var_shape)):
-            value = getattr(self, name)
-            if value is None:
-                continue
-            arr = np.asarray(value, dtype=float)
-            if arr.shape != shape:
-                raise ValueError(f"{name} must have shape {shape}; got {arr.shape}")
-            if not np.all(np.isfinite(arr)):
-                raise ValueError(f"{name} contains NaN or infinite values")
-        if self.weights_init is not None:
-            w = np.asarray(self.weights_init, dtype=float)
-            if np.any(w < 0) or not np.isclose(w.sum(), 1.0):
-                raise ValueError("weights_init must be non-negative and sum to 1")
-        if self.variances_init is not None and np.any(np.asarray(self.variances_init) <= 0):
-            raise ValueError("variances_init must be strictly positive")
-
     # ------------------------------------------------------------- the model
     def log_joint(self, X):
         """``log p(x_i, z_i = k | theta) = log pi_k + log N(x_i | mu_k, Sigma_k)``.
@@ -207,76 +295,26 @@ class GaussianMixture(EMMixin):
         ndarray of shape (n_samples, n_components)
         """
         check_is_fitted(self)
-        X = check_array(X, n_features=self.means_.shape[1])
+        X = check_array(X, n_features=self.means_.shape[1], estimator=self)
         return self._log_joint(X)
 
+    # The three pieces the EM driver needs (see latent_notes.em.EMMixin).
     def _log_joint(self, X):
-        d = X.shape[1]
-        mu = self.means_
-        if self.covariance_type == "spherical":
-            var = self.variances_
-            # ||x - mu_k||^2 expanded so that the work is one matrix product.
-            sq = (np.einsum("ij,ij->i", X, X)[:, None] - 2.0 * X @ mu.T
-                  + np.einsum("kj,kj->k", mu, mu)[None, :])
-            log_det = d * np.log(var)
-            maha = np.maximum(sq, 0.0) / var
-        else:
-            prec = 1.0 / self.variances_
-            maha = ((X * X) @ prec.T - 2.0 * X @ (mu * prec).T
-                    + np.einsum("kj,kj->k", mu * mu, prec)[None, :])
-            maha = np.maximum(maha, 0.0)
-            log_det = np.sum(np.log(self.variances_), axis=1)
-        return np.log(self.weights_) - 0.5 * (d * _LOG_2PI + log_det + maha)
+        return self._gaussian_log_joint(X)
 
     def _m_step(self, resp, X):
         """Closed-form maximiser of Q (eqs. :math:numref:`em-m-weights`-:math:numref:`em-m-var`)."""
-        d = X.shape[1]
-        nk = resp.sum(axis=0) + 10 * np.finfo(float).eps  # an empty component stays finite
-        self.weights_ = nk / nk.sum()
-        # Work with data shifted by its mean: variances do not change, and the
-        # expansion E[x^2] - mu^2 below then loses no precision to a far-away origin.
-        shift = X.mean(axis=0)
-        Xc = X - shift
-        centred_means = (resp.T @ Xc) / nk[:, None]
-        self.means_ = centred_means + shift
-        # (1/N_k) sum_i tau_ik (x_ij - mu_kj)^2 = weighted mean of x^2 minus mu^2.
-        per_coord = np.maximum((resp.T @ (Xc * Xc)) / nk[:, None] - centred_means**2, 0.0)
-        if self.covariance_type == "spherical":
-            var = per_coord.sum(axis=1) / d  # errata 6: divide by d * sum_i tau_ik
-        else:
-            var = per_coord
-        self.variances_ = np.maximum(var, self.var_floor)
+        self._gaussian_m_step(resp, X)
 
     def _initialize(self, data, rng):
         (X,) = data
-        n, d = X.shape
-        K = self.n_components
-        if self.init_params == "kmeans":
-            _, labels = kmeans(X, K, random_state=rng)
-            resp = np.zeros((n, K))
-            resp[np.arange(n), labels] = 1.0
-            self._m_step(resp, X)
-        elif self.init_params == "random":
-            resp = rng.uniform(size=(n, K))
-            self._m_step(resp / resp.sum(axis=1, keepdims=True), X)
-        else:
-            self.means_ = X[rng.choice(n, size=K, replace=False)].copy()
-            var = np.maximum(X.var(axis=0), self.var_floor)
-            self.variances_ = np.full(K, var.mean()) if self.covariance_type == "spherical" \
-                else np.tile(var, (K, 1))
-            self.weights_ = np.full(K, 1.0 / K)
-        if self.weights_init is not None:
-            self.weights_ = np.asarray(self.weights_init, dtype=float).copy()
-        if self.means_init is not None:
-            self.means_ = np.asarray(self.means_init, dtype=float).copy()
-        if self.variances_init is not None:
-            self.variances_ = np.asarray(self.variances_init, dtype=float).copy()
+        self._gaussian_initialize(X, rng)
 
     def _get_state(self):
-        return (self.weights_.copy(), self.means_.copy(), self.variances_.copy())
+        return self._gaussian_state()
 
     def _set_state(self, state):
-        self.weights_, self.means_, self.variances_ = (a.copy() for a in state)
+        self._set_gaussian_state(state)
 
     # ------------------------------------------------------------ public API
     def fit(self, X, y=None):
@@ -302,7 +340,8 @@ class GaussianMixture(EMMixin):
             component collapsing on duplicated points with ``var_floor=0``).
         """
         X = check_array(X)
-        self._check_params(X)
+        self._check_gaussian_params(X)
+        self.n_features_in_ = X.shape[1]
         return self._fit_em(X)
 
     def fit_predict(self, X, y=None):
@@ -316,8 +355,8 @@ class GaussianMixture(EMMixin):
         step at a time. Returns ``self``.
         """
         X = check_array(X)
-        self._check_params(X)
-        self._initialize((X,), check_random_state(self.random_state))
+        self._check_gaussian_params(X)
+        self._gaussian_initialize(X, check_random_state(self.random_state))
         return self
 
     def e_step(self, X):
@@ -369,9 +408,7 @@ class GaussianMixture(EMMixin):
     def n_parameters(self):
         """Number of free parameters: ``K - 1`` weights, ``K d`` means, the variances."""
         check_is_fitted(self)
-        K, d = self.means_.shape
-        n_var = K if self.covariance_type == "spherical" else K * d
-        return (K - 1) + K * d + n_var
+        return self._gaussian_n_parameters()
 
     def bic(self, X):
         """Bayesian information criterion ``-2 log p(X) + p log n``; lower is better."""

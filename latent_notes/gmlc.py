@@ -1,0 +1,505 @@
+"""The Gaussian mixture linear classifier (chapter :doc:`/book/gmlc`).
+
+The report's model (section 2.2.1, corrected by errata 1, 4, 5, 6, 7)::
+
+    Z ~ Categorical(pi) on {1, ..., K}
+    X | Z = k ~ N(mu_k, sigma_k^2 I)
+    P(Y = 1 | X, Z = k) = sigmoid(b_k + w_k . X)
+
+In the literature it is a *cluster-weighted model*, or a mixture of logistic
+experts whose gates are Gaussian. It is fitted by EM on the shared driver: the
+Gaussian part of the M-step is closed form (as for a Gaussian mixture), the
+logistic part is a weighted logistic regression per component, solved by one of
+four interchangeable solvers (:func:`fit_weighted_logistic`).
+"""
+
+from __future__ import annotations
+
+import numbers
+
+import numpy as np
+from sklearn.base import BaseEstimator, ClassifierMixin
+
+from ._validation import check_array, check_binary_target, check_is_fitted
+from .em import EMMixin, check_random_state, e_step_from_log_joint, logsumexp
+from .mixture import GaussianComponentsMixin
+
+__all__ = [
+    "GaussianMixtureLinearClassifier",
+    "fit_weighted_logistic",
+    "weighted_logistic_objective",
+    "SOLVERS",
+]
+
+SOLVERS = ("irls", "gd", "sgd", "cmaes")
+
+
+# --------------------------------------------------------------------------
+# The logistic part of Q for one component, and its solvers
+# --------------------------------------------------------------------------
+def _log_sigmoid(eta):
+    """``log sigmoid(eta)`` without overflow."""
+    return -np.logaddexp(0.0, -eta)
+
+
+def _sigmoid(eta):
+    return np.exp(_log_sigmoid(eta))
+
+
+def _penalty_diag(n_params, C):
+    """The L2 penalty's diagonal: 0 for the intercept, 1/C for each weight."""
+    pen = np.full(n_params, 0.0 if np.isinf(C) else 1.0 / C)
+    pen[0] = 0.0
+    return pen
+
+
+def weighted_logistic_objective(theta, X1, y, weights, C=np.inf):
+    """The logistic part of ``Q`` for one component, and its gradient.
+
+    ``Q_k(b, w) = sum_i tau_i [y_i eta_i - log(1 + exp(eta_i))] - ||w||^2 / (2C)``
+    with ``eta_i = b + w . x_i`` (eq. :math:numref:`gmlc-q-logistic`); the
+    gradient is ``sum_i tau_i (y_i - sigmoid(eta_i)) (1, x_i) - (0, w / C)``
+    (eq. :math:numref:`gmlc-gradient`).
+
+    Parameters
+    ----------
+    theta : ndarray of shape (1 + n_features,)
+        ``(b, w)``: the intercept first.
+    X1 : ndarray of shape (n_samples, 1 + n_features)
+        The features with a leading column of ones.
+    y : ndarray of shape (n_samples,)
+        Labels in {0, 1}.
+    weights : ndarray of shape (n_samples,)
+        The responsibilities ``tau_ik`` of the component.
+    C : float
+        Inverse strength of the L2 penalty on ``w`` (``inf``: none).
+
+    Returns
+    -------
+    value : float
+    gradient : ndarray of shape (1 + n_features,)
+    """
+    eta = X1 @ theta
+    value = weights @ (y * eta + _log_sigmoid(-eta))  # log(1 - s) = log sigmoid(-eta)
+    pen = _penalty_diag(theta.size, C)
+    value -= 0.5 * np.sum(pen * theta * theta)
+    gradient = X1.T @ (weights * (y - _sigmoid(eta))) - pen * theta
+    return float(value), gradient
+
+
+def _irls(X1, y, w, theta, C, max_iter, tol, rng, callback):
+    """Newton's method on Q_k (iteratively reweighted least squares), with step halving."""
+    pen = _penalty_diag(theta.size, C)
+    f, g = weighted_logistic_objective(theta, X1, y, w, C)
+    for _ in range(max_iter):
+        s = _sigmoid(X1 @ theta)
+        hessian = (X1 * (w * s * (1.0 - s))[:, None]).T @ X1 + np.diag(pen)
+        hessian[np.diag_indices_from(hessian)] += 1e-10 * (1.0 + np.abs(np.diag(hessian)))
+        step = np.linalg.solve(hessian, g)
+        t = 1.0
+        for _ in range(40):  # halve the step until Q does not decrease
+            f_new, g_new = weighted_logistic_objective(theta + t * step, X1, y, w, C)
+            if f_new >= f:
+                break
+            t *= 0.5
+        else:
+            return theta
+        theta, f_old, f, g = theta + t * step, f, f_new, g_new
+        if callback is not None:
+            callback(theta, f)
+        if f - f_old <= tol * (1.0 + abs(f)):
+            break
+    return theta
+
+
+def _gd(X1, y, w, theta, C, max_iter, tol, rng, callback, learning_rate=1.0):
+    """The report's full-batch gradient ascent with monotone acceptance.
+
+    A step that would lower Q is rejected (the best iterate is kept) and the
+    learning rate is halved, so that the next proposal differs.
+    """
+    total = max(w.sum(), 1e-12)
+    f, g = weighted_logistic_objective(theta, X1, y, w, C)
+    lr = learning_rate
+    for _ in range(max_iter):
+        candidate = theta + lr * g / total
+        f_new, g_new = weighted_logistic_objective(candidate, X1, y, w, C)
+        if f_new >= f:
+            improvement = f_new - f
+            theta, f, g = candidate, f_new, g_new
+            if callback is not None:
+                callback(theta, f)
+            if improvement <= tol * (1.0 + abs(f)):
+                break
+        else:
+            lr *= 0.5
+            if lr < 1e-12:
+                break
+    return theta
+
+
+def _sgd(X1, y, w, theta, C, max_iter, tol, rng, callback, learning_rate=0.5, batch_size=64):
+    """Minibatch stochastic gradient ascent; ``max_iter`` counts epochs.
+
+    The step size decays as ``learning_rate / sqrt(epoch)``. Each minibatch
+    gradient is an unbiased estimate of ``grad Q_k / sum(tau)``.
+    """
+    n = X1.shape[0]
+    total = max(w.sum(), 1e-12)
+    pen = _penalty_diag(theta.size, C)
+    theta = theta.copy()
+    for epoch in range(1, max_iter + 1):
+        lr = learning_rate / np.sqrt(epoch)
+        order = rng.permutation(n)
+        for start in range(0, n, batch_size):
+            idx = order[start:start + batch_size]
+            Xb = X1[idx]
+            resid = w[idx] * (y[idx] - _sigmoid(Xb @ theta))
+            grad = (Xb.T @ resid) * (n / idx.size) - pen * theta
+            theta += lr * grad / total
+        if callback is not None:
+            callback(theta, weighted_logistic_objective(theta, X1, y, w, C)[0])
+    return theta
+
+
+def _cmaes(X1, y, w, theta, C, max_iter, tol, rng, callback, sigma0=0.5):
+    """CMA-ES (the ``cma`` package) on -Q_k; ``max_iter`` counts generations."""
+    try:
+        import cma
+    except ImportError as exc:  # pragma: no cover - cma is in the book and test extras
+        raise ImportError(
+            'solver="cmaes" needs the cma package: pip install "latent-notes[cmaes]"'
+        ) from exc
+    options = {
+        "seed": int(rng.integers(1, 2**31 - 1)),
+        "maxiter": max_iter,
+        "verbose": -9,
+        "tolfun": 0.0,
+        "tolx": 1e-11,
+        "tolfunrel": tol,
+    }
+    es = cma.CMAEvolutionStrategy(theta, sigma0, options)
+    while not es.stop():
+        candidates = es.ask()
+        es.tell(candidates, [-weighted_logistic_objective(np.asarray(c), X1, y, w, C)[0]
+                             for c in candidates])
+        if callback is not None:
+            best = np.asarray(es.result.xbest)
+            callback(best, weighted_logistic_objective(best, X1, y, w, C)[0])
+    return np.asarray(es.result.xbest, dtype=float)
+
+
+_SOLVER_FUNCTIONS = {"irls": _irls, "gd": _gd, "sgd": _sgd, "cmaes": _cmaes}
+_DEFAULT_MAX_ITER = {"irls": 30, "gd": 300, "sgd": 10, "cmaes": 60}
+
+
+def fit_weighted_logistic(X, y, sample_weight, solver="irls", C=np.inf, init=None,
+                          max_iter=None, tol=1e-10, random_state=None, callback=None):
+    """Maximise one component's logistic part of ``Q`` (a weighted logistic regression).
+
+    Whatever the solver, the result never has a lower objective than ``init``:
+    a solver's answer that would lower ``Q`` is discarded. This keeps EM
+    monotone (a *generalised* EM step, errata 8) even with the stochastic
+    solvers.
+
+    Parameters
+    ----------
+    X : ndarray of shape (n_samples, n_features)
+    y : ndarray of shape (n_samples,)
+        Labels in {0, 1}.
+    sample_weight : ndarray of shape (n_samples,)
+        Non-negative weights: the responsibilities ``tau_ik``.
+    solver : {"irls", "gd", "sgd", "cmaes"}
+        ``"irls"``: Newton's method (iteratively reweighted least squares) with
+        step halving; ``"gd"``: the report's full-batch gradient ascent, a step
+        that lowers Q rejected and the learning rate halved; ``"sgd"``:
+        minibatch stochastic gradient ascent; ``"cmaes"``: the CMA evolution
+        strategy of the ``cma`` package.
+    C : float
+        Inverse strength of the L2 penalty ``||w||^2 / (2C)`` on the weights
+        (not the intercept), as in scikit-learn's ``LogisticRegression``.
+    init : ndarray of shape (1 + n_features,), optional
+        Starting ``(b, w)``; zeros by default.
+    max_iter : int, optional
+        Newton steps, gradient steps, epochs or generations; a per-solver default.
+    tol : float
+        Stop when an iteration improves the objective by at most
+        ``tol * (1 + |Q_k|)`` (``irls``, ``gd``, ``cmaes``).
+    random_state : None, int or numpy.random.Generator
+        For ``sgd`` and ``cmaes``.
+    callback : callable, optional
+        Called as ``callback(theta, value)`` after every iteration.
+
+    Returns
+    -------
+    ndarray of shape (1 + n_features,)
+        ``(b, w)``, the intercept first.
+    """
+    if solver not in _SOLVER_FUNCTIONS:
+        raise ValueError(f"solver must be one of {SOLVERS}; got {solver!r}")
+    X = np.asarray(X, dtype=float)
+    X1 = np.hstack([np.ones((X.shape[0], 1)), X])
+    y = np.asarray(y, dtype=float)
+    w = np.asarray(sample_weight, dtype=float)
+    theta0 = np.zeros(X1.shape[1]) if init is None else np.array(init, dtype=float)
+    if theta0.shape != (X1.shape[1],):
+        raise ValueError(f"init must have shape ({X1.shape[1]},); got {theta0.shape}")
+    max_iter = _DEFAULT_MAX_ITER[solver] if max_iter is None else max_iter
+    rng = check_random_state(random_state)
+    theta = _SOLVER_FUNCTIONS[solver](X1, y, w, theta0.copy(), C, max_iter, tol, rng, callback)
+    f0 = weighted_logistic_objective(theta0, X1, y, w, C)[0]
+    f1 = weighted_logistic_objective(theta, X1, y, w, C)[0]
+    return theta if np.isfinite(f1) and f1 >= f0 else theta0
+
+
+# --------------------------------------------------------------------------
+# The classifier
+# --------------------------------------------------------------------------
+class GaussianMixtureLinearClassifier(GaussianComponentsMixin, EMMixin, ClassifierMixin, BaseEstimator):
+    """Gaussian mixture linear classifier: logistic experts gated by Gaussian clusters.
+
+    Fitted by EM on ``(X, y)``. A new point is classified without knowing its
+    cluster: ``P(y = 1 | x) = sum_k P(z = k | x) sigmoid(b_k + w_k . x)``, where
+    ``P(z = k | x)`` uses ``x`` alone (eq. :math:numref:`gmlc-predict`).
+
+    Parameters
+    ----------
+    n_components : int, default=2
+        Number of latent clusters ``K``.
+    solver : {"irls", "gd", "sgd", "cmaes"}, default="irls"
+        How the logistic part of each M-step is solved; see
+        :func:`fit_weighted_logistic`.
+    C : float, default=100.0
+        Inverse strength of the L2 penalty ``||w_k||^2 / (2C)`` on each
+        component's weights. Without a penalty a component whose points are
+        linearly separable has no finite maximum; ``C=100`` is weak enough not
+        to bias well-posed fits noticeably. With a finite ``C`` EM maximises
+        the penalised log-likelihood, and that is what the history records.
+        ``C=np.inf`` removes the penalty.
+    covariance_type : {"spherical", "diag"}, default="spherical"
+        ``sigma_k^2 I`` (the report's model) or a diagonal covariance.
+    tol : float, default=1e-6
+        Relative change of the (penalised) log-likelihood that stops EM.
+    max_iter : int, default=200
+        EM iterations at most.
+    n_init : int, default=1
+        EM runs from different starts; the best is kept.
+    init_params : {"kmeans", "random", "random_from_data"}, default="kmeans"
+        Start of the Gaussian part (as in
+        :class:`latent_notes.mixture.GaussianMixture`); the experts start flat
+        (``b_k = 0``, ``w_k = 0``), the same for every solver.
+    solver_max_iter : int, optional
+        Iterations of the solver within one M-step (per-solver default).
+    weights_init, means_init, variances_init : array-like, optional
+        Starting values of the Gaussian part.
+    var_floor : float, default=1e-6
+        Lower bound on every variance.
+    random_state : None, int or numpy.random.Generator
+
+    Attributes
+    ----------
+    classes_ : ndarray of shape (2,)
+        The two labels; ``classes_[1]`` is the "positive" one (``y = 1``).
+    weights_ : ndarray of shape (K,)
+    means_ : ndarray of shape (K, d)
+    variances_ : ndarray of shape (K,) or (K, d)
+    coef_ : ndarray of shape (K, d)
+        ``w_k`` of each expert.
+    intercept_ : ndarray of shape (K,)
+        ``b_k`` of each expert (errata 7: the report's ``W_e,k^T e_k``).
+    log_likelihood_history_ : ndarray
+        Penalised observed-data log-likelihood
+        ``log p(X, y | theta) - sum_k ||w_k||^2 / (2C)`` per EM iteration,
+        starting at the initial parameters; non-decreasing.
+    converged_ : bool
+    n_iter_ : int
+    """
+
+    def __init__(
+        self,
+        n_components=2,
+        *,
+        solver="irls",
+        C=100.0,
+        covariance_type="spherical",
+        tol=1e-6,
+        max_iter=200,
+        n_init=1,
+        init_params="kmeans",
+        solver_max_iter=None,
+        weights_init=None,
+        means_init=None,
+        variances_init=None,
+        var_floor=1e-6,
+        random_state=None,
+    ):
+        self.n_components = n_components
+        self.solver = solver
+        self.C = C
+        self.covariance_type = covariance_type
+        self.tol = tol
+        self.max_iter = max_iter
+        self.n_init = n_init
+        self.init_params = init_params
+        self.solver_max_iter = solver_max_iter
+        self.weights_init = weights_init
+        self.means_init = means_init
+        self.variances_init = variances_init
+        self.var_floor = var_floor
+        self.random_state = random_state
+
+    # -------------------------------------------------------------- checks
+    def _check_params(self, X):
+        self._check_gaussian_params(X)
+        if self.solver not in SOLVERS:
+            raise ValueError(f"solver must be one of {SOLVERS}; got {self.solver!r}")
+        if isinstance(self.C, bool) or not isinstance(self.C, numbers.Real) or not self.C > 0:
+            raise ValueError(f"C must be a positive float (np.inf for no penalty); got {self.C!r}")
+        if self.solver_max_iter is not None and (
+                isinstance(self.solver_max_iter, bool)
+                or not isinstance(self.solver_max_iter, (numbers.Integral, np.integer))
+                or self.solver_max_iter < 1):
+            raise ValueError(f"solver_max_iter must be a positive int; got {self.solver_max_iter!r}")
+
+    # ----------------------------------------------------- the model pieces
+    def _expert_log_lik(self, X, y01):
+        """``y log s_k(x) + (1 - y) log(1 - s_k(x))`` for every sample and expert."""
+        eta = X @ self.coef_.T + self.intercept_
+        return y01[:, None] * _log_sigmoid(eta) + (1.0 - y01[:, None]) * _log_sigmoid(-eta)
+
+    def _penalty(self):
+        if np.isinf(self.C):
+            return 0.0
+        return float(np.sum(self.coef_ ** 2) / (2.0 * self.C))
+
+    def _log_joint(self, X, y01):
+        # log p(x, y, z=k) = log pi_k + log N(x | mu_k, .) + log p(y | x, z=k)  (eq. gmlc-joint).
+        # The penalty is a constant over k: spread evenly so that the driver's
+        # log-sum-exp returns the penalised log-likelihood.
+        return (self._gaussian_log_joint(X) + self._expert_log_lik(X, y01)
+                - self._penalty() / X.shape[0])
+
+    def _logistic_m_step(self, resp, X, y01, rng):
+        for k in range(self.n_components):
+            theta0 = np.concatenate([[self.intercept_[k]], self.coef_[k]])
+            theta = fit_weighted_logistic(X, y01, resp[:, k], solver=self.solver, C=self.C,
+                                          init=theta0, max_iter=self.solver_max_iter,
+                                          random_state=rng)
+            self.intercept_[k], self.coef_[k] = theta[0], theta[1:]
+
+    def _m_step(self, resp, X, y01):
+        self._gaussian_m_step(resp, X)  # eqs. gmlc-m-weights .. gmlc-m-var
+        self._logistic_m_step(resp, X, y01, self._rng)
+
+    def _initialize(self, data, rng):
+        X, y01 = data
+        self._rng = rng
+        self._gaussian_initialize(X, rng)
+        d = X.shape[1]
+        # Experts start flat (b_k = 0, w_k = 0: every expert says 1/2), so that
+        # every solver starts from the same point; the first M-step moves them.
+        self.coef_ = np.zeros((self.n_components, d))
+        self.intercept_ = np.zeros(self.n_components)
+
+    def _get_state(self):
+        return self._gaussian_state() + (self.coef_.copy(), self.intercept_.copy())
+
+    def _set_state(self, state):
+        self._set_gaussian_state(state[:3])
+        self.coef_, self.intercept_ = state[3].copy(), state[4].copy()
+
+    # ------------------------------------------------------------ public API
+    def fit(self, X, y):
+        """Fit by EM.
+
+        Parameters
+        ----------
+        X : array-like of shape (n_samples, n_features)
+        y : array-like of shape (n_samples,)
+            Exactly two distinct labels (numbers, strings or booleans).
+
+        Returns
+        -------
+        self
+        """
+        X = check_array(X)
+        classes, y01 = check_binary_target(y, X.shape[0])
+        self._check_params(X)
+        self.classes_ = classes
+        self.n_features_in_ = X.shape[1]
+        try:
+            self._fit_em(X, y01)
+        finally:
+            self.__dict__.pop("_rng", None)
+        return self
+
+    def _labels_to_01(self, y, n_samples):
+        y = np.asarray(y)
+        if y.shape != (n_samples,):
+            raise ValueError(f"y must have shape ({n_samples},); got {y.shape}")
+        unknown = ~np.isin(y, self.classes_)
+        if unknown.any():
+            raise ValueError(f"y contains labels not seen in fit: {np.unique(y[unknown])[:5].tolist()}")
+        return (y == self.classes_[1]).astype(float)
+
+    def _check_X(self, X):
+        check_is_fitted(self, "coef_")
+        return check_array(X, n_features=self.means_.shape[1], estimator=self)
+
+    def gate_proba(self, X):
+        """``P(z = k | x)`` from ``x`` alone: the gates, shape ``(n_samples, K)``."""
+        X = self._check_X(X)
+        log_gate, _ = e_step_from_log_joint(self._gaussian_log_joint(X))
+        return np.exp(log_gate)
+
+    def predict_cluster(self, X):
+        """The most probable cluster of each sample given ``x`` alone."""
+        X = self._check_X(X)
+        return np.argmax(self._gaussian_log_joint(X), axis=1)
+
+    def responsibilities(self, X, y):
+        """``tau_ik = P(z = k | x_i, y_i)``, the E-step (eq. :math:numref:`gmlc-e-step`)."""
+        X = self._check_X(X)
+        y01 = self._labels_to_01(y, X.shape[0])
+        log_resp, _ = e_step_from_log_joint(self._log_joint(X, y01))
+        return np.exp(log_resp)
+
+    def expert_proba(self, X):
+        """``sigmoid(b_k + w_k . x)`` of every expert, shape ``(n_samples, K)``."""
+        X = self._check_X(X)
+        return _sigmoid(X @ self.coef_.T + self.intercept_)
+
+    def predict_proba(self, X):
+        """Class probabilities ``[P(y = classes_[0] | x), P(y = classes_[1] | x)]``.
+
+        ``P(y = 1 | x) = sum_k P(z = k | x) sigmoid(b_k + w_k . x)``.
+        """
+        X = self._check_X(X)
+        log_gate, _ = e_step_from_log_joint(self._gaussian_log_joint(X))
+        eta = X @ self.coef_.T + self.intercept_
+        # log P(y=1|x) = logsumexp_k (log gate_k + log sigmoid(eta_k)), likewise for y=0.
+        log_p1 = logsumexp(log_gate + _log_sigmoid(eta), axis=1)
+        log_p0 = logsumexp(log_gate + _log_sigmoid(-eta), axis=1)
+        return np.column_stack([np.exp(log_p0), np.exp(log_p1)])
+
+    def predict_log_proba(self, X):
+        """Logarithm of :meth:`predict_proba`."""
+        with np.errstate(divide="ignore"):
+            return np.log(self.predict_proba(X))
+
+    def predict(self, X):
+        """The more probable class of each sample."""
+        proba = self.predict_proba(X)
+        return self.classes_[(proba[:, 1] > proba[:, 0]).astype(int)]
+
+    def log_likelihood(self, X, y):
+        """Penalised ``log p(X, y | theta)``, the quantity EM does not decrease."""
+        X = self._check_X(X)
+        y01 = self._labels_to_01(y, X.shape[0])
+        return float(np.sum(logsumexp(self._log_joint(X, y01), axis=1)))
+
+    def __sklearn_tags__(self):
+        tags = super().__sklearn_tags__()
+        tags.classifier_tags.multi_class = False
+        return tags
+
