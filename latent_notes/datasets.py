@@ -12,7 +12,15 @@ import numpy as np
 
 from .em import check_random_state
 
-__all__ = ["make_gaussian_mixture", "make_weight_height", "WeightHeight"]
+__all__ = [
+    "make_gaussian_mixture",
+    "make_weight_height",
+    "WeightHeight",
+    "make_gmlc",
+    "bayes_optimal_proba",
+    "GMLCData",
+    "GMLCParams",
+]
 
 
 def _check_n_samples(n_samples):
@@ -99,3 +107,125 @@ def make_weight_height(n_samples=1000, random_state=None):
     intercept = np.where(sex == 0, -68.0, -85.0)
     weight = intercept + slope * height + 8.0 * rng.standard_normal(n_samples)
     return WeightHeight(weight=weight, height=height, sex=sex)
+
+
+class GMLCParams(NamedTuple):
+    """True parameters of a Gaussian mixture linear classifier (see :func:`make_gmlc`)."""
+
+    weights: np.ndarray
+    means: np.ndarray
+    variances: np.ndarray
+    coef: np.ndarray
+    intercept: np.ndarray
+
+
+class GMLCData(NamedTuple):
+    """A sample of the GMLC model with its ground truth (see :func:`make_gmlc`)."""
+
+    X: np.ndarray
+    y: np.ndarray
+    z: np.ndarray
+    params: GMLCParams
+
+
+def make_gmlc(n_samples, n_components=3, n_features=2, *, params=None, separation=4.0,
+              cluster_std=1.0, coef_scale=3.0, random_state=None):
+    """Sample the Gaussian mixture linear classifier, with the truth attached.
+
+    This fills the report's empty section 2.2.2: data drawn from the model
+    itself, so that every fitted quantity has a known target. The generative
+    process (chapter :doc:`/book/gmlc`, eq. :math:numref:`gmlc-model`) is::
+
+        z ~ Categorical(weights)
+        x | z = k ~ N(means[k], variances[k] I)
+        y | x, z = k ~ Bernoulli(sigmoid(intercept[k] + coef[k] . x))
+
+    When ``params`` is not given they are drawn from ``random_state`` too:
+    equal weights; means at least ``separation`` apart; variances
+    ``cluster_std**2`` times a factor in [0.5, 1.5]; each ``coef[k]`` a random
+    direction of length ``coef_scale``, so that the experts disagree; and each
+    ``intercept[k]`` puts the expert's decision boundary near its cluster's
+    centre (``-coef[k] . means[k]`` plus noise of standard deviation 0.5), so
+    that every cluster holds both classes.
+
+    Parameters
+    ----------
+    n_samples : int
+    n_components : int
+    n_features : int
+    params : GMLCParams, optional
+        Use these parameters instead of drawing them.
+    separation : float
+        Smallest distance between two drawn means.
+    cluster_std : float
+        Typical standard deviation of a cluster.
+    coef_scale : float
+        Norm of each drawn ``coef[k]``: larger is a sharper expert.
+    random_state : None, int or numpy.random.Generator
+
+    Returns
+    -------
+    GMLCData
+        ``X`` (n_samples, n_features), ``y`` in {0, 1}, ``z`` in
+        ``0..n_components-1`` and the ``params``.
+    """
+    _check_n_samples(n_samples)
+    rng = check_random_state(random_state)
+    if params is None:
+        for name, value in (("n_components", n_components), ("n_features", n_features)):
+            if isinstance(value, bool) or not isinstance(value, (numbers.Integral, np.integer)) or value < 1:
+                raise ValueError(f"{name} must be a positive int; got {value!r}")
+        for name, value in (("separation", separation), ("cluster_std", cluster_std), ("coef_scale", coef_scale)):
+            if not (isinstance(value, numbers.Real) and np.isfinite(value) and value >= 0):
+                raise ValueError(f"{name} must be a finite number >= 0; got {value!r}")
+        params = _draw_gmlc_params(rng, n_components, n_features, separation, cluster_std, coef_scale)
+    else:
+        params = GMLCParams(*(np.asarray(p, dtype=float) for p in params))
+    K, d = params.means.shape
+    z = rng.choice(K, size=n_samples, p=params.weights)
+    X = params.means[z] + np.sqrt(params.variances[z])[:, None] * rng.standard_normal((n_samples, d))
+    eta = np.einsum("ij,ij->i", X, params.coef[z]) + params.intercept[z]
+    y = (rng.uniform(size=n_samples) < 1.0 / (1.0 + np.exp(-eta))).astype(int)
+    return GMLCData(X=X, y=y, z=z, params=params)
+
+
+def _draw_gmlc_params(rng, K, d, separation, cluster_std, coef_scale):
+    radius = max(separation, 1e-12) * max(1.0, np.sqrt(K) / 1.5)
+    for _ in range(10_000):
+        means = rng.normal(0.0, radius / np.sqrt(d), size=(K, d))
+        gaps = np.linalg.norm(means[:, None] - means[None], axis=-1)
+        if K == 1 or gaps[~np.eye(K, dtype=bool)].min() >= separation:
+            break
+        radius *= 1.01  # widen slowly until K means fit with the required gaps
+    variances = cluster_std ** 2 * rng.uniform(0.5, 1.5, size=K)
+    directions = rng.standard_normal((K, d))
+    coef = coef_scale * directions / np.linalg.norm(directions, axis=1, keepdims=True)
+    intercept = -np.einsum("kj,kj->k", coef, means) + rng.normal(0.0, 0.5, size=K)
+    return GMLCParams(np.full(K, 1.0 / K), means, variances, coef, intercept)
+
+
+def bayes_optimal_proba(X, params):
+    """``P(y = 1 | x)`` under the true GMLC parameters: the best any classifier can do.
+
+    ``sum_k P(z = k | x) sigmoid(intercept[k] + coef[k] . x)``, with
+    ``P(z = k | x)`` proportional to ``weights[k] N(x | means[k], variances[k] I)``.
+
+    Parameters
+    ----------
+    X : array-like of shape (n_samples, n_features)
+    params : GMLCParams
+
+    Returns
+    -------
+    ndarray of shape (n_samples,)
+    """
+    X = np.asarray(X, dtype=float)
+    w, mu, var, coef, b = (np.asarray(p, dtype=float) for p in params)
+    d = X.shape[1]
+    sq = ((X[:, None, :] - mu[None]) ** 2).sum(-1)
+    log_gate = np.log(w) - 0.5 * d * np.log(2 * np.pi * var) - sq / (2 * var)
+    log_gate -= log_gate.max(axis=1, keepdims=True)
+    gate = np.exp(log_gate)
+    gate /= gate.sum(axis=1, keepdims=True)
+    eta = X @ coef.T + b
+    return np.sum(gate * np.exp(-np.logaddexp(0.0, -eta)), axis=1)  # gate * sigmoid(eta)

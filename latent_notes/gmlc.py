@@ -16,6 +16,7 @@ four interchangeable solvers (:func:`fit_weighted_logistic`).
 from __future__ import annotations
 
 import numbers
+import time
 
 import numpy as np
 from sklearn.base import BaseEstimator, ClassifierMixin
@@ -26,9 +27,12 @@ from .mixture import GaussianComponentsMixin
 
 __all__ = [
     "GaussianMixtureLinearClassifier",
+    "ClusterThenClassify",
     "fit_weighted_logistic",
     "weighted_logistic_objective",
     "SOLVERS",
+    "solver_trace",
+    "time_to_reach",
 ]
 
 SOLVERS = ("irls", "gd", "sgd", "cmaes")
@@ -116,7 +120,9 @@ def _gd(X1, y, w, theta, C, max_iter, tol, rng, callback, learning_rate=1.0):
     """The report's full-batch gradient ascent with monotone acceptance.
 
     A step that would lower Q is rejected (the best iterate is kept) and the
-    learning rate is halved, so that the next proposal differs.
+    learning rate is halved, so that the next proposal differs; an accepted
+    step lengthens the next one by 20% (the "bold driver" rule), so that a
+    too-small starting rate does not cripple it.
     """
     total = max(w.sum(), 1e-12)
     f, g = weighted_logistic_objective(theta, X1, y, w, C)
@@ -127,6 +133,7 @@ def _gd(X1, y, w, theta, C, max_iter, tol, rng, callback, learning_rate=1.0):
         if f_new >= f:
             improvement = f_new - f
             theta, f, g = candidate, f_new, g_new
+            lr *= 1.2  # "bold driver": lengthen the step while steps succeed
             if callback is not None:
                 callback(theta, f)
             if improvement <= tol * (1.0 + abs(f)):
@@ -250,6 +257,46 @@ def fit_weighted_logistic(X, y, sample_weight, solver="irls", C=np.inf, init=Non
     f0 = weighted_logistic_objective(theta0, X1, y, w, C)[0]
     f1 = weighted_logistic_objective(theta, X1, y, w, C)[0]
     return theta if np.isfinite(f1) and f1 >= f0 else theta0
+
+
+def solver_trace(X, y, sample_weight, solver, C=np.inf, init=None, max_iter=None, tol=0.0,
+                 random_state=None):
+    """Run one solver on one component's M-step and record its progress.
+
+    Parameters are those of :func:`fit_weighted_logistic` (with ``tol=0`` by
+    default, so that the solver runs its full ``max_iter``).
+
+    Returns
+    -------
+    seconds : ndarray
+        Wall time since the start after each iteration (0 for the start).
+    values : ndarray
+        The objective ``Q_k`` at the start and after each iteration.
+    theta : ndarray
+        The solver's answer.
+    """
+    X = np.asarray(X, dtype=float)
+    X1 = np.hstack([np.ones((X.shape[0], 1)), X])
+    theta0 = np.zeros(X1.shape[1]) if init is None else np.asarray(init, dtype=float)
+    seconds = [0.0]
+    values = [weighted_logistic_objective(theta0, X1, np.asarray(y, float),
+                                          np.asarray(sample_weight, float), C)[0]]
+    start = time.perf_counter()
+
+    def record(theta, value):
+        seconds.append(time.perf_counter() - start)
+        values.append(value)
+
+    theta = fit_weighted_logistic(X, y, sample_weight, solver=solver, C=C, init=theta0,
+                                  max_iter=max_iter, tol=tol, random_state=random_state,
+                                  callback=record)
+    return np.array(seconds), np.array(values), theta
+
+
+def time_to_reach(seconds, values, target, rtol=1e-6):
+    """First time at which a trace is within ``rtol`` (relative) of ``target``; inf if never."""
+    reached = np.asarray(values) >= target - rtol * abs(target)
+    return float(np.asarray(seconds)[reached][0]) if reached.any() else np.inf
 
 
 # --------------------------------------------------------------------------
@@ -409,6 +456,36 @@ class GaussianMixtureLinearClassifier(GaussianComponentsMixin, EMMixin, Classifi
         self.coef_, self.intercept_ = state[3].copy(), state[4].copy()
 
     # ------------------------------------------------------------ public API
+    @classmethod
+    def from_params(cls, params, classes=(0, 1)):
+        """A classifier with given parameters, as if fitted (e.g. the true model).
+
+        Parameters
+        ----------
+        params : latent_notes.datasets.GMLCParams or tuple
+            ``(weights, means, variances, coef, intercept)`` with spherical
+            variances.
+        classes : sequence of two labels
+            ``classes_``; the second is the label the experts predict.
+
+        Returns
+        -------
+        GaussianMixtureLinearClassifier
+        """
+        weights, means, variances, coef, intercept = (np.array(p, dtype=float) for p in params)
+        K, d = means.shape
+        shapes = {"weights": (weights, (K,)), "variances": (variances, (K,)),
+                  "coef": (coef, (K, d)), "intercept": (intercept, (K,))}
+        for name, (value, shape) in shapes.items():
+            if value.shape != shape:
+                raise ValueError(f"{name} must have shape {shape}; got {value.shape}")
+        model = cls(n_components=K)
+        model.weights_, model.means_, model.variances_ = weights, means, variances
+        model.coef_, model.intercept_ = coef, intercept
+        model.classes_ = np.asarray(classes)
+        model.n_features_in_ = d
+        return model
+
     def fit(self, X, y):
         """Fit by EM.
 
@@ -503,3 +580,64 @@ class GaussianMixtureLinearClassifier(GaussianComponentsMixin, EMMixin, Classifi
         tags.classifier_tags.multi_class = False
         return tags
 
+
+
+class ClusterThenClassify(ClassifierMixin, BaseEstimator):
+    """Two-stage baseline: cluster ``X`` with a Gaussian mixture, then one
+    logistic regression per cluster.
+
+    Unlike :class:`GaussianMixtureLinearClassifier`, the clusters are chosen
+    from ``X`` alone and never revised in the light of ``y``. Prediction mixes
+    the per-cluster regressions with the mixture's ``P(z = k | x)``.
+
+    Parameters
+    ----------
+    n_components : int, default=2
+    C : float, default=100.0
+        Inverse L2 strength of each logistic regression (as in
+        :class:`GaussianMixtureLinearClassifier`).
+    n_init : int, default=1
+    random_state : None, int or numpy.random.Generator
+    """
+
+    def __init__(self, n_components=2, *, C=100.0, n_init=1, random_state=None):
+        self.n_components = n_components
+        self.C = C
+        self.n_init = n_init
+        self.random_state = random_state
+
+    def fit(self, X, y):
+        """Fit the mixture on ``X``, then a weighted logistic regression per cluster."""
+        from .mixture import GaussianMixture
+
+        X = check_array(X)
+        self.classes_, y01 = check_binary_target(y, X.shape[0])
+        self.n_features_in_ = X.shape[1]
+        self.mixture_ = GaussianMixture(self.n_components, n_init=self.n_init,
+                                        random_state=self.random_state).fit(X)
+        labels = self.mixture_.predict(X)
+        thetas = []
+        for k in range(self.n_components):
+            hard = (labels == k).astype(float)  # the points assigned to cluster k
+            thetas.append(fit_weighted_logistic(X, y01, hard, solver="irls", C=self.C))
+        thetas = np.array(thetas)
+        self.intercept_, self.coef_ = thetas[:, 0], thetas[:, 1:]
+        return self
+
+    def predict_proba(self, X):
+        """``sum_k P(z = k | x) sigmoid(b_k + w_k . x)`` for both classes."""
+        check_is_fitted(self, "coef_")
+        X = check_array(X, n_features=self.n_features_in_, estimator=self)
+        gate = self.mixture_.predict_proba(X)
+        p1 = np.sum(gate * _sigmoid(X @ self.coef_.T + self.intercept_), axis=1)
+        return np.column_stack([1.0 - p1, p1])
+
+    def predict(self, X):
+        """The more probable class of each sample."""
+        proba = self.predict_proba(X)
+        return self.classes_[(proba[:, 1] > proba[:, 0]).astype(int)]
+
+    def predict_cluster(self, X):
+        """The mixture's most probable cluster of each sample."""
+        check_is_fitted(self, "coef_")
+        return self.mixture_.predict(X)

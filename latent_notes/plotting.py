@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 
-__all__ = ["component_colors", "plot_mixture_state", "plot_log_likelihood"]
+__all__ = ["component_colors", "plot_mixture_state", "plot_log_likelihood", "plot_gmlc_regions"]
 
 
 def component_colors(n_components):
@@ -70,4 +70,45 @@ def plot_log_likelihood(ax, history, label=None, per_sample=None, **kwargs):
     ax.plot(np.arange(history.size), history, marker="o", markersize=3, label=label, **kwargs)
     ax.set_xlabel("EM iteration")
     ax.set_ylabel("log-likelihood" + (" per sample" if per_sample else ""))
+    return ax
+
+
+def plot_gmlc_regions(ax, model, X, y, resolution=200, title=None):
+    """Draw a fitted 2-D GMLC: ``P(y = 1 | x)``, its gates and the data.
+
+    The background shows ``P(y = 1 | x)`` (blue for 0, red for 1), black lines
+    separate the regions where different clusters are most probable given
+    ``x`` (the gates), and each point is drawn with its observed label.
+
+    Parameters
+    ----------
+    ax : matplotlib.axes.Axes
+    model : object
+        Fitted, with ``predict_proba`` and ``predict_cluster``.
+    X : ndarray of shape (n_samples, 2)
+    y : ndarray of shape (n_samples,)
+        Labels in {0, 1}.
+    resolution : int
+        Grid points along each axis.
+    title : str, optional
+    """
+    X = np.asarray(X)
+    if X.ndim != 2 or X.shape[1] != 2:
+        raise ValueError(f"X must have shape (n_samples, 2) to be drawn; got {X.shape}")
+    pad = 0.05 * (X.max(axis=0) - X.min(axis=0))
+    lo, hi = X.min(axis=0) - pad, X.max(axis=0) + pad
+    xx, yy = np.meshgrid(np.linspace(lo[0], hi[0], resolution), np.linspace(lo[1], hi[1], resolution))
+    grid = np.column_stack([xx.ravel(), yy.ravel()])
+    proba = model.predict_proba(grid)[:, 1].reshape(xx.shape)
+    ax.contourf(xx, yy, proba, levels=np.linspace(0, 1, 11), cmap="RdBu_r", alpha=0.55)
+    ax.contour(xx, yy, proba, levels=[0.5], colors="dimgray", linewidths=1.2, linestyles="--")
+    if hasattr(model, "predict_cluster"):
+        cluster = model.predict_cluster(grid).reshape(xx.shape)
+        ax.contour(xx, yy, cluster, levels=np.arange(cluster.max()) + 0.5, colors="black", linewidths=1.8)
+    y = np.asarray(y)
+    ax.scatter(X[y == 0, 0], X[y == 0, 1], s=6, c="tab:blue", linewidths=0, alpha=0.6, label="y = 0")
+    ax.scatter(X[y == 1, 0], X[y == 1, 1], s=6, c="tab:red", linewidths=0, alpha=0.6, label="y = 1")
+    ax.set_aspect("equal", adjustable="box")
+    if title is not None:
+        ax.set_title(title)
     return ax
