@@ -20,6 +20,8 @@ __all__ = [
     "bayes_optimal_proba",
     "GMLCData",
     "GMLCParams",
+    "load_digits",
+    "Digits",
 ]
 
 
@@ -229,3 +231,58 @@ def bayes_optimal_proba(X, params):
     gate /= gate.sum(axis=1, keepdims=True)
     eta = X @ coef.T + b
     return np.sum(gate * np.exp(-np.logaddexp(0.0, -eta)), axis=1)  # gate * sigmoid(eta)
+
+
+class Digits(NamedTuple):
+    """A fixed train/test split of the handwritten digits (see :func:`load_digits`)."""
+
+    X_train: "torch.Tensor"
+    X_test: "torch.Tensor"
+    y_train: "torch.Tensor"
+    y_test: "torch.Tensor"
+
+
+def load_digits(kind="float", test_size=0.2, random_state=0):
+    """The 1,797 handwritten digits (8 x 8 pixels, 17 grey levels) that ship with scikit-learn.
+
+    Nothing is downloaded: the images are part of the scikit-learn package.
+    The split is stratified by digit and fixed by ``random_state``.
+
+    Parameters
+    ----------
+    kind : {"float", "binary", "levels"}
+        ``"float"``: grey levels scaled to [0, 1]; ``"binary"``: 1 where the
+        level is at least 8 (of 16), else 0; ``"levels"``: the integer levels
+        0..16 as floats (for a categorical likelihood).
+    test_size : float
+        Fraction of images held out.
+    random_state : int
+
+    Returns
+    -------
+    Digits
+        ``X_train``, ``X_test`` (float32, one flattened image of 64 pixels per
+        row), ``y_train``, ``y_test`` (int64 digit labels).
+    """
+    import torch
+    from sklearn.datasets import load_digits as _sklearn_digits
+    from sklearn.model_selection import train_test_split
+
+    kinds = ("float", "binary", "levels")
+    if kind not in kinds:
+        raise ValueError(f"kind must be one of {kinds}; got {kind!r}")
+    if not (isinstance(test_size, float) and 0.0 < test_size < 1.0):
+        raise ValueError(f"test_size must be a float in (0, 1); got {test_size!r}")
+    digits = _sklearn_digits()
+    levels = digits.data  # integers 0..16
+    if kind == "float":
+        X = levels / 16.0
+    elif kind == "binary":
+        X = (levels >= 8).astype(float)
+    else:
+        X = levels.astype(float)
+    X_train, X_test, y_train, y_test = train_test_split(
+        X, digits.target, test_size=test_size, random_state=random_state, stratify=digits.target)
+    return Digits(
+        torch.tensor(X_train, dtype=torch.float32), torch.tensor(X_test, dtype=torch.float32),
+        torch.tensor(y_train, dtype=torch.int64), torch.tensor(y_test, dtype=torch.int64))

@@ -4,7 +4,13 @@ from __future__ import annotations
 
 import numpy as np
 
-__all__ = ["component_colors", "plot_mixture_state", "plot_log_likelihood", "plot_gmlc_regions"]
+__all__ = [
+    "component_colors",
+    "plot_mixture_state",
+    "plot_log_likelihood",
+    "plot_gmlc_regions",
+    "image_grid",
+]
 
 
 def component_colors(n_components):
@@ -109,6 +115,38 @@ def plot_gmlc_regions(ax, model, X, y, resolution=200, title=None):
     ax.scatter(X[y == 0, 0], X[y == 0, 1], s=6, c="tab:blue", linewidths=0, alpha=0.6, label="y = 0")
     ax.scatter(X[y == 1, 0], X[y == 1, 1], s=6, c="tab:red", linewidths=0, alpha=0.6, label="y = 1")
     ax.set_aspect("equal", adjustable="box")
+    if title is not None:
+        ax.set_title(title)
+    return ax
+
+
+def image_grid(ax, images, image_shape=(8, 8), ncols=10, vmax=None, title=None):
+    """Tile flattened images into one picture on ``ax``.
+
+    Parameters
+    ----------
+    ax : matplotlib.axes.Axes
+    images : array-like of shape (n, height * width)
+    image_shape : tuple of int
+    ncols : int
+    vmax : float, optional
+        Value drawn black (white is 0); the images' maximum by default.
+    title : str, optional
+    """
+    images = np.asarray(images, dtype=float)
+    h, w = image_shape
+    if images.ndim != 2 or images.shape[1] != h * w:
+        raise ValueError(f"images must have shape (n, {h * w}); got {images.shape}")
+    n = images.shape[0]
+    nrows = int(np.ceil(n / ncols))
+    canvas = np.full((nrows * (h + 1) + 1, ncols * (w + 1) + 1), np.nan)
+    for i, img in enumerate(images):
+        r, c = divmod(i, ncols)
+        canvas[1 + r * (h + 1): 1 + r * (h + 1) + h, 1 + c * (w + 1): 1 + c * (w + 1) + w] = img.reshape(h, w)
+    ax.imshow(canvas, cmap="gray_r", vmin=0, vmax=np.nanmax(images) if vmax is None else vmax,
+              interpolation="nearest")
+    ax.set_xticks([])
+    ax.set_yticks([])
     if title is not None:
         ax.set_title(title)
     return ax

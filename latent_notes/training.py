@@ -1,0 +1,115 @@
+"""One small, seeded training loop for every deep model in the book."""
+
+from __future__ import annotations
+
+import os
+import sys
+import time
+from dataclasses import dataclass, field
+
+import torch
+
+__all__ = ["History", "train", "resolve_device", "seed_everything"]
+
+
+@dataclass
+class History:
+    """Losses recorded by :func:`train`, one value per epoch."""
+
+    train_loss: list = field(default_factory=list)
+    val_loss: list = field(default_factory=list)
+    seconds: float = 0.0
+
+
+def seed_everything(seed):
+    """Seed PyTorch's global generator (parameter initialisation, dropout)."""
+    torch.manual_seed(seed)
+
+
+def resolve_device(device):
+    """``"auto"`` picks a CUDA GPU when one is present, else the CPU."""
+    if device == "auto":
+        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    return torch.device(device)
+
+
+def _show_progress(progress):
+    if progress is not None:
+        return bool(progress)
+    return not os.environ.get("CI") and sys.stderr.isatty()
+
+
+def train(model, loss_fn, train_data, *, epochs=10, batch_size=128, lr=1e-3, weight_decay=0.0,
+          val_data=None, seed=0, device="cpu", progress=None):
+    """Train ``model`` with Adam on minibatches and return the loss history.
+
+    Parameters
+    ----------
+    model : torch.nn.Module
+    loss_fn : callable
+        ``loss_fn(model, batch, generator) -> scalar tensor`` (a mean over the
+        batch); ``generator`` is a seeded ``torch.Generator`` for any sampling.
+    train_data : torch.Tensor
+        Examples along the first axis.
+    epochs, batch_size : int
+    lr, weight_decay : float
+        Adam's learning rate and L2 weight decay.
+    val_data : torch.Tensor, optional
+        Scored after every epoch (without gradients, with a fixed seed).
+    seed : int
+        Seeds the shuffling and the loss's sampling. Seed the model's
+        initialisation yourself (:func:`seed_everything`) before building it.
+    device : str
+        ``"cpu"``, ``"cuda"`` or ``"auto"`` (a GPU when present).
+    progress : bool, optional
+        Show a tqdm progress bar; by default only in an interactive terminal
+        and never when the ``CI`` environment variable is set.
+
+    Returns
+    -------
+    History
+    """
+    if not isinstance(train_data, torch.Tensor) or train_data.dim() < 1 or len(train_data) == 0:
+        raise ValueError("train_data must be a non-empty torch.Tensor with examples along axis 0")
+    for name, value in (("epochs", epochs), ("batch_size", batch_size)):
+        if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+            raise ValueError(f"{name} must be a positive int; got {value!r}")
+    device = resolve_device(device)
+    model.to(device)
+    train_data = train_data.to(device)
+    val_data = None if val_data is None else val_data.to(device)
+    optimizer = torch.optim.Adam(model.parameters(), lr=lr, weight_decay=weight_decay)
+    shuffle = torch.Generator().manual_seed(seed)
+    sampling = torch.Generator(device=device).manual_seed(seed + 1)
+    history = History()
+    epochs_iter = range(epochs)
+    if _show_progress(progress):
+        from tqdm.auto import tqdm
+
+        epochs_iter = tqdm(epochs_iter, desc="training", unit="epoch")
+    start = time.perf_counter()
+    for _ in epochs_iter:
+        model.train()
+        order = torch.randperm(len(train_data), generator=shuffle).to(device)
+        total, count = 0.0, 0
+        for i in range(0, len(train_data), batch_size):
+            batch = train_data[order[i:i + batch_size]]
+            loss = loss_fn(model, batch, sampling)
+            if not torch.isfinite(loss):
+                raise FloatingPointError(f"the training loss became {loss.item()}; lower lr")
+            optimizer.zero_grad()
+            loss.backward()
+            optimizer.step()
+            total += loss.item() * len(batch)
+            count += len(batch)
+        history.train_loss.append(total / count)
+        if val_data is not None:
+            model.eval()
+            with torch.no_grad():
+                fixed = torch.Generator(device=device).manual_seed(seed + 2)
+                history.val_loss.append(loss_fn(model, val_data, fixed).item())
+        if hasattr(epochs_iter, "set_postfix"):
+            epochs_iter.set_postfix(loss=f"{history.train_loss[-1]:.3f}")
+    history.seconds = time.perf_counter() - start
+    model.eval()
+    return history

@@ -1,0 +1,271 @@
+"""The variational auto-encoder (chapters :doc:`/book/elbo` and :doc:`/book/reparameterization`).
+
+A Gaussian encoder ``q_phi(z | x) = N(mu(x), diag sigma^2(x))``, a standard
+normal prior ``p(z) = N(0, I)`` and a decoder ``p_theta(x | z)`` whose
+likelihood is chosen by a parameter:
+
+``"bernoulli"``
+    binary pixels (or values in [0, 1] read as probabilities);
+``"categorical"``
+    integer grey levels ``0..n_levels-1`` (the digits' 17 levels);
+``"gaussian"``
+    continuous data, with one learned noise scale per feature.
+
+The losses are plain functions of a model and a batch: :func:`elbo` returns
+the reconstruction term and the analytic KL separately, :func:`iwae_bound`
+the importance-weighted bound that tightens towards ``log p(x)``.
+"""
+
+from __future__ import annotations
+
+import math
+from typing import NamedTuple
+
+import torch
+from torch import nn
+from torch.nn import functional as F
+
+__all__ = [
+    "VAE",
+    "VAEOutput",
+    "ELBOTerms",
+    "gaussian_kl",
+    "reparameterize",
+    "elbo",
+    "iwae_bound",
+    "LIKELIHOODS",
+]
+
+LIKELIHOODS = ("bernoulli", "categorical", "gaussian")
+_LOG_2PI = math.log(2.0 * math.pi)
+
+
+class VAEOutput(NamedTuple):
+    """What :meth:`VAE.forward` returns."""
+
+    mu: torch.Tensor
+    logvar: torch.Tensor
+    z: torch.Tensor
+    decoded: torch.Tensor
+
+
+class ELBOTerms(NamedTuple):
+    """Per-example terms of the ELBO, eq. :math:numref:`elbo-vae`."""
+
+    elbo: torch.Tensor
+    reconstruction: torch.Tensor
+    kl: torch.Tensor
+
+
+def gaussian_kl(mu, logvar):
+    """``KL(N(mu, diag exp(logvar)) || N(0, I))`` per example (eq. :math:numref:`elbo-kl`).
+
+    ``0.5 * sum_j (mu_j^2 + sigma_j^2 - log sigma_j^2 - 1)``.
+
+    Parameters
+    ----------
+    mu, logvar : torch.Tensor of shape (..., latent_dim)
+
+    Returns
+    -------
+    torch.Tensor of shape (...)
+    """
+    return 0.5 * torch.sum(mu.pow(2) + logvar.exp() - logvar - 1.0, dim=-1)
+
+
+def reparameterize(mu, logvar, n_samples=None, generator=None):
+    """Draw ``z = mu + sigma * eps`` with ``eps ~ N(0, I)`` (eq. :math:numref:`rep-trick`).
+
+    The randomness is in ``eps`` alone, so gradients flow to ``mu`` and
+    ``logvar`` through a deterministic function.
+
+    Parameters
+    ----------
+    mu, logvar : torch.Tensor of shape (batch, latent_dim)
+    n_samples : int, optional
+        Draw this many samples per example; the result then has shape
+        ``(n_samples, batch, latent_dim)``.
+    generator : torch.Generator, optional
+
+    Returns
+    -------
+    torch.Tensor
+    """
+    shape = mu.shape if n_samples is None else (n_samples,) + tuple(mu.shape)
+    eps = torch.randn(shape, generator=generator, dtype=mu.dtype, device=mu.device)
+    return mu + torch.exp(0.5 * logvar) * eps
+
+
+def _mlp(sizes):
+    layers = []
+    for i, (a, b) in enumerate(zip(sizes[:-1], sizes[1:])):
+        layers.append(nn.Linear(a, b))
+        if i < len(sizes) - 2:
+            layers.append(nn.ReLU())
+    return nn.Sequential(*layers)
+
+
+class VAE(nn.Module):
+    """A variational auto-encoder with MLP encoder and decoder.
+
+    Parameters
+    ----------
+    input_dim : int
+        Number of features (pixels) of an example.
+    latent_dim : int, default=2
+    hidden : tuple of int, default=(128, 64)
+        Hidden layer widths of the encoder; the decoder mirrors them.
+    likelihood : {"bernoulli", "categorical", "gaussian"}, default="bernoulli"
+    n_levels : int, default=17
+        Number of values of each feature for ``"categorical"``.
+    """
+
+    def __init__(self, input_dim, latent_dim=2, hidden=(128, 64), likelihood="bernoulli",
+                 n_levels=17):
+        super().__init__()
+        for name, value in (("input_dim", input_dim), ("latent_dim", latent_dim), ("n_levels", n_levels)):
+            if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+                raise ValueError(f"{name} must be a positive int; got {value!r}")
+        if likelihood not in LIKELIHOODS:
+            raise ValueError(f"likelihood must be one of {LIKELIHOODS}; got {likelihood!r}")
+        if likelihood == "categorical" and n_levels < 2:
+            raise ValueError("n_levels must be at least 2 for a categorical likelihood")
+        self.input_dim, self.latent_dim = input_dim, latent_dim
+        self.likelihood, self.n_levels = likelihood, n_levels
+        hidden = tuple(hidden)
+        self.encoder = _mlp((input_dim,) + hidden + (2 * latent_dim,))
+        out = input_dim * n_levels if likelihood == "categorical" else input_dim
+        self.decoder = _mlp((latent_dim,) + hidden[::-1] + (out,))
+        if likelihood == "gaussian":
+            self.log_scale = nn.Parameter(torch.zeros(input_dim))
+
+    # -------------------------------------------------------------- checks
+    def check_input(self, x):
+        """Raise a clear error unless ``x`` is a valid batch for this model."""
+        if not isinstance(x, torch.Tensor):
+            raise TypeError(f"x must be a torch.Tensor; got {type(x).__name__}")
+        if not torch.is_floating_point(x):
+            raise TypeError(f"x must be a floating-point tensor; got dtype {x.dtype} "
+                            "(convert with x.float())")
+        if x.dim() != 2 or x.shape[1] != self.input_dim:
+            raise ValueError(f"x must have shape (batch, {self.input_dim}); got {tuple(x.shape)}")
+        if not torch.isfinite(x).all():
+            raise ValueError("x contains NaN or infinite values")
+        if self.likelihood == "bernoulli" and ((x < 0).any() or (x > 1).any()):
+            raise ValueError("a Bernoulli likelihood needs x in [0, 1]")
+        if self.likelihood == "categorical" and (
+                (x < 0).any() or (x > self.n_levels - 1).any() or (x != x.round()).any()):
+            raise ValueError(f"a categorical likelihood needs integer levels 0..{self.n_levels - 1} in x")
+
+    # --------------------------------------------------------------- model
+    def encode(self, x):
+        """``(mu, logvar)`` of ``q_phi(z | x)``."""
+        mu, logvar = self.encoder(x).chunk(2, dim=-1)
+        return mu, logvar
+
+    def decode(self, z):
+        """Parameters of ``p_theta(x | z)``: logits (Bernoulli), logits of shape
+        ``(..., input_dim, n_levels)`` (categorical) or means (Gaussian)."""
+        out = self.decoder(z)
+        if self.likelihood == "categorical":
+            out = out.unflatten(-1, (self.input_dim, self.n_levels))
+        return out
+
+    def log_likelihood(self, x, decoded):
+        """``log p_theta(x | z)`` summed over features, from :meth:`decode`'s output."""
+        if self.likelihood == "bernoulli":
+            return -F.binary_cross_entropy_with_logits(decoded, x.expand_as(decoded),
+                                                       reduction="none").sum(-1)
+        if self.likelihood == "categorical":
+            log_p = torch.log_softmax(decoded, dim=-1)
+            index = x.long().expand(decoded.shape[:-1]).unsqueeze(-1)
+            return log_p.gather(-1, index).squeeze(-1).sum(-1)
+        scale = self.log_scale.exp()
+        return (-0.5 * ((x - decoded) / scale).pow(2) - self.log_scale - 0.5 * _LOG_2PI).sum(-1)
+
+    def mean(self, decoded):
+        """The mean of ``p_theta(x | z)``: what a reconstruction shows."""
+        if self.likelihood == "bernoulli":
+            return torch.sigmoid(decoded)
+        if self.likelihood == "categorical":
+            levels = torch.arange(self.n_levels, dtype=decoded.dtype, device=decoded.device)
+            return (torch.softmax(decoded, dim=-1) * levels).sum(-1)
+        return decoded
+
+    def forward(self, x, generator=None):
+        """Encode, draw one ``z`` by reparameterisation, decode."""
+        self.check_input(x)
+        mu, logvar = self.encode(x)
+        z = reparameterize(mu, logvar, generator=generator)
+        return VAEOutput(mu, logvar, z, self.decode(z))
+
+    @torch.no_grad()
+    def reconstruct(self, x):
+        """The decoder's mean at the encoder's mean: a deterministic reconstruction."""
+        self.check_input(x)
+        return self.mean(self.decode(self.encode(x)[0]))
+
+    @torch.no_grad()
+    def sample(self, n, generator=None):
+        """Means of ``p_theta(x | z)`` for ``n`` draws ``z ~ N(0, I)``."""
+        z = torch.randn((n, self.latent_dim), generator=generator)
+        return self.mean(self.decode(z))
+
+
+def elbo(model, x, n_samples=1, generator=None):
+    """The evidence lower bound per example, with its two terms.
+
+    ``ELBO = E_q[log p_theta(x | z)] - KL(q_phi(z | x) || p(z))``
+    (eq. :math:numref:`elbo-vae`): the expectation by Monte Carlo with
+    ``n_samples`` reparameterised draws, the KL in closed form
+    (:func:`gaussian_kl`).
+
+    Parameters
+    ----------
+    model : VAE
+    x : torch.Tensor of shape (batch, input_dim)
+    n_samples : int
+    generator : torch.Generator, optional
+
+    Returns
+    -------
+    ELBOTerms
+        ``elbo``, ``reconstruction`` and ``kl``, each of shape (batch,).
+    """
+    model.check_input(x)
+    mu, logvar = model.encode(x)
+    z = reparameterize(mu, logvar, n_samples=n_samples, generator=generator)
+    reconstruction = model.log_likelihood(x, model.decode(z)).mean(0)
+    kl = gaussian_kl(mu, logvar)
+    return ELBOTerms(reconstruction - kl, reconstruction, kl)
+
+
+def iwae_bound(model, x, k, generator=None):
+    """The importance-weighted bound ``log (1/k) sum_i p(x, z_i) / q(z_i | x)``.
+
+    With ``z_1..z_k`` drawn from ``q_phi(z | x)``, its expectation is a lower
+    bound on ``log p(x)`` that does not decrease with ``k`` and tends to
+    ``log p(x)`` (eq. :math:numref:`rep-iwae`); for ``k = 1`` its expectation
+    is the ELBO.
+
+    Parameters
+    ----------
+    model : VAE
+    x : torch.Tensor of shape (batch, input_dim)
+    k : int
+        Number of importance samples.
+    generator : torch.Generator, optional
+
+    Returns
+    -------
+    torch.Tensor of shape (batch,)
+    """
+    if isinstance(k, bool) or not isinstance(k, int) or k < 1:
+        raise ValueError(f"k must be a positive int; got {k!r}")
+    model.check_input(x)
+    mu, logvar = model.encode(x)
+    z = reparameterize(mu, logvar, n_samples=k, generator=generator)  # (k, batch, latent)
+    log_px_z = model.log_likelihood(x, model.decode(z))
+    log_pz = -0.5 * (z.pow(2) + _LOG_2PI).sum(-1)
+    log_qz = -0.5 * ((z - mu).pow(2) / logvar.exp() + logvar + _LOG_2PI).sum(-1)
+    return torch.logsumexp(log_px_z + log_pz - log_qz, dim=0) - math.log(k)
