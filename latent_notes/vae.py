@@ -41,7 +41,7 @@ _LOG_2PI = math.log(2.0 * math.pi)
 
 
 class VAEOutput(NamedTuple):
-    """What :meth:`VAE.forward` returns."""
+    """What ``VAE.forward`` returns: the encoder's ``mu`` and ``logvar``, the drawn ``z``, the decoder's output."""
 
     mu: torch.Tensor
     logvar: torch.Tensor
