@@ -26,6 +26,7 @@ book: $(STAMP)
 	$(VENV)/bin/jupyter-book build . -W -n --keep-going
 
 ## test: unit tests and every chapter (nbval), in one pytest run
+# (conftest.py gives each parallel worker, and the kernels it starts, one thread.)
 test: $(STAMP)
 	$(PY) -m pytest -n $(JOBS) --dist loadfile --durations=10
 

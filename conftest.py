@@ -13,9 +13,17 @@ from __future__ import annotations
 
 import os
 
-import jupytext
-import nbval.plugin as nbval_plugin
-from nbval.plugin import IPyNbFile
+# Parallel workers (pytest-xdist) and the chapter kernels they start get one
+# thread each: with two workers on two cores, multi-threaded BLAS, OpenMP and
+# PyTorch in every process oversubscribe the cores, and a 30-second suite takes
+# a quarter of an hour. This must run before numpy or torch is imported.
+if os.environ.get("PYTEST_XDIST_WORKER"):
+    for _var in ("OMP_NUM_THREADS", "MKL_NUM_THREADS", "OPENBLAS_NUM_THREADS"):
+        os.environ.setdefault(_var, "1")
+
+import jupytext  # noqa: E402
+import nbval.plugin as nbval_plugin  # noqa: E402
+from nbval.plugin import IPyNbFile  # noqa: E402
 
 pytest_plugins = ["pytester"]
 
