@@ -40,7 +40,7 @@ def _show_progress(progress):
 
 
 def train(model, loss_fn, train_data, *, epochs=10, batch_size=128, lr=1e-3, weight_decay=0.0,
-          val_data=None, seed=0, device="cpu", progress=None):
+          val_data=None, seed=0, device="cpu", progress=None, callback=None):
     """Train ``model`` with Adam on minibatches and return the loss history.
 
     Parameters
@@ -64,6 +64,9 @@ def train(model, loss_fn, train_data, *, epochs=10, batch_size=128, lr=1e-3, wei
     progress : bool, optional
         Show a tqdm progress bar; by default only in an interactive terminal
         and never when the ``CI`` environment variable is set.
+    callback : callable, optional
+        Called as ``callback(epoch, model)`` after every epoch (the model in
+        evaluation mode), e.g. to record extra metrics.
 
     Returns
     -------
@@ -108,6 +111,10 @@ def train(model, loss_fn, train_data, *, epochs=10, batch_size=128, lr=1e-3, wei
             with torch.no_grad():
                 fixed = torch.Generator(device=device).manual_seed(seed + 2)
                 history.val_loss.append(loss_fn(model, val_data, fixed).item())
+        if callback is not None:
+            model.eval()
+            with torch.no_grad():
+                callback(len(history.train_loss) - 1, model)
         if hasattr(epochs_iter, "set_postfix"):
             epochs_iter.set_postfix(loss=f"{history.train_loss[-1]:.3f}")
     history.seconds = time.perf_counter() - start

@@ -1,0 +1,218 @@
+"""Vector quantisers for the VQ-VAE (chapter :doc:`/book/vqvae`).
+
+A quantiser holds a codebook of ``K`` vectors ``e_1..e_K`` of dimension ``D``
+and replaces each input vector ``z_e`` (the last axis of a tensor of any shape)
+by its nearest code, ``e_k`` with ``k = argmin_j ||z_e - e_j||``
+(eq. :math:numref:`vq-nearest`; errata 11: the *encoder output* is quantised).
+
+Two ways to learn the codebook:
+
+:class:`VectorQuantizer`
+    by gradient descent on the codebook loss ``||sg[z_e] - e||^2``;
+:class:`VectorQuantizerEMA`
+    by exponential moving averages of the codes' assigned vectors (an online
+    k-means), with the state in buffers, not in the optimiser.
+
+Both return the commitment loss ``beta ||z_e - sg[e]||^2`` and pass gradients
+to the encoder with the straight-through estimator: the quantised output is
+``z_e + sg[e - z_e]``, whose gradient with respect to ``z_e`` is the identity
+(eq. :math:numref:`vq-straight-through`). ``sg`` is the stop-gradient
+(``detach``).
+"""
+
+from __future__ import annotations
+
+from typing import NamedTuple
+
+import torch
+from torch import nn
+from torch.nn import functional as F
+
+__all__ = ["VQOutput", "VectorQuantizer", "VectorQuantizerEMA", "perplexity"]
+
+
+class VQOutput(NamedTuple):
+    """What a quantiser returns.
+
+    ``quantized`` has the input's shape (straight-through values); ``indices``
+    its shape without the last axis; the losses are scalars, the mean over
+    vectors of a squared Euclidean norm (``||sg[z_e] - e||^2`` and
+    ``beta ||z_e - sg[e]||^2``); ``perplexity`` is ``exp`` of the entropy of the
+    batch's code usage; ``usage`` the fraction of codes used in the batch;
+    ``dead_codes`` the number of codes no vector of the batch chose.
+    """
+
+    quantized: torch.Tensor
+    indices: torch.Tensor
+    codebook_loss: torch.Tensor
+    commitment_loss: torch.Tensor
+    perplexity: torch.Tensor
+    usage: torch.Tensor
+    dead_codes: torch.Tensor
+
+
+def perplexity(counts):
+    """``exp(H(p))`` of the usage frequencies ``p = counts / sum(counts)``.
+
+    ``K`` when all ``K`` codes are used equally, 1 when one code takes all.
+    """
+    p = counts.float() / counts.sum().clamp_min(1)
+    entropy = -(p * torch.log(p.clamp_min(1e-12))).sum()
+    return entropy.exp()
+
+
+class _QuantizerBase(nn.Module):
+    def __init__(self, num_codes, dim, beta):
+        super().__init__()
+        for name, value in (("num_codes", num_codes), ("dim", dim)):
+            if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+                raise ValueError(f"{name} must be a positive int; got {value!r}")
+        if not beta >= 0:
+            raise ValueError(f"beta must be >= 0; got {beta!r}")
+        self.num_codes, self.dim, self.beta = num_codes, dim, float(beta)
+
+    def _flatten(self, z_e):
+        if not isinstance(z_e, torch.Tensor) or not torch.is_floating_point(z_e):
+            raise TypeError("z_e must be a floating-point torch.Tensor")
+        if z_e.dim() < 1 or z_e.shape[-1] != self.dim:
+            raise ValueError(f"z_e's last axis must have size dim={self.dim}; got shape {tuple(z_e.shape)}")
+        if not torch.isfinite(z_e).all():
+            raise ValueError("z_e contains NaN or infinite values")
+        return z_e.reshape(-1, self.dim).float()  # quantise in float32
+
+    def nearest(self, flat):
+        """Index of the nearest code of each row (eq. :math:numref:`vq-nearest`)."""
+        codebook = self.codebook.float()
+        dist = (flat.pow(2).sum(1, keepdim=True) - 2 * flat @ codebook.T
+                + codebook.pow(2).sum(1)[None, :])
+        return dist.argmin(dim=1)
+
+    def _output(self, z_e, flat, indices, codes, codebook_loss):
+        commitment_loss = self.beta * (flat - codes.detach()).pow(2).sum(1).mean()
+        # Straight-through: the value of the code, the gradient of the identity.
+        quantized = flat + (codes - flat).detach()
+        counts = torch.bincount(indices, minlength=self.num_codes)
+        used = (counts > 0).sum()
+        return VQOutput(
+            quantized.reshape(z_e.shape).to(z_e.dtype),
+            indices.reshape(z_e.shape[:-1]),
+            codebook_loss,
+            commitment_loss,
+            perplexity(counts),
+            used.float() / self.num_codes,
+            self.num_codes - used,
+        )
+
+    @torch.no_grad()
+    def init_from_data(self, z_e, random_state=0):
+        """*Beyond the paper:* set the codebook to k-means centres of ``z_e``."""
+        from .mixture import kmeans
+
+        flat = self._flatten(z_e)
+        centres, _ = kmeans(flat.cpu().double().numpy(), self.num_codes, random_state=random_state)
+        self._set_codebook(torch.as_tensor(centres, dtype=torch.float32, device=flat.device))
+
+    @torch.no_grad()
+    def restart_dead_codes(self, z_e, indices, generator=None):
+        """*Beyond the paper:* move every code no vector chose onto a random vector of ``z_e``.
+
+        Returns the number of codes restarted.
+        """
+        flat = self._flatten(z_e)
+        counts = torch.bincount(indices.reshape(-1), minlength=self.num_codes)
+        dead = torch.nonzero(counts == 0).flatten()
+        if len(dead):
+            pick = torch.randint(len(flat), (len(dead),), generator=generator).to(flat.device)
+            codebook = self.codebook.detach().clone()
+            codebook[dead] = flat[pick]
+            self._set_codebook(codebook)
+        return len(dead)
+
+
+class VectorQuantizer(_QuantizerBase):
+    """Nearest-code quantiser whose codebook is learned by gradient descent.
+
+    Parameters
+    ----------
+    num_codes : int
+        ``K``.
+    dim : int
+        ``D``, the size of the input's last axis.
+    beta : float, default=0.25
+        Weight of the commitment loss (0.25 in the VQ-VAE paper).
+    """
+
+    def __init__(self, num_codes, dim, beta=0.25):
+        super().__init__(num_codes, dim, beta)
+        self.codebook = nn.Parameter(torch.empty(num_codes, dim).uniform_(-1 / num_codes, 1 / num_codes))
+
+    def _set_codebook(self, values):
+        self.codebook.data.copy_(values)
+
+    def forward(self, z_e):
+        """Quantise ``z_e`` along its last axis; see :class:`VQOutput`.
+
+        The codebook loss ``||sg[z_e] - e||^2`` moves the chosen codes towards
+        the encoder outputs; the commitment loss ``beta ||z_e - sg[e]||^2``
+        keeps the encoder outputs near their codes. Both are computed from the
+        raw codebook lookup, before the straight-through substitution.
+        """
+        flat = self._flatten(z_e)
+        indices = self.nearest(flat.detach())
+        codes = self.codebook.float()[indices]
+        codebook_loss = (codes - flat.detach()).pow(2).sum(1).mean()
+        return self._output(z_e, flat, indices, codes, codebook_loss)
+
+
+class VectorQuantizerEMA(_QuantizerBase):
+    """Nearest-code quantiser whose codebook follows moving averages (no codebook gradient).
+
+    In training mode every call updates, with ``decay`` ``gamma``::
+
+        N_k <- gamma N_k + (1 - gamma) n_k        (vectors assigned to code k)
+        m_k <- gamma m_k + (1 - gamma) sum of those vectors
+        e_k <- m_k / N_k'                          (N_k' Laplace-smoothed)
+
+    With ``decay=0`` one call is exactly one Lloyd (k-means) step. The
+    statistics are buffers: they are saved with the model but are not
+    parameters, so no optimiser touches them.
+
+    Parameters
+    ----------
+    num_codes, dim, beta
+        As in :class:`VectorQuantizer`.
+    decay : float, default=0.99
+    epsilon : float, default=1e-5
+        Laplace smoothing of the counts, so that an unused code never divides
+        by zero.
+    """
+
+    def __init__(self, num_codes, dim, beta=0.25, decay=0.99, epsilon=1e-5):
+        super().__init__(num_codes, dim, beta)
+        if not 0.0 <= decay < 1.0:
+            raise ValueError(f"decay must be in [0, 1); got {decay!r}")
+        self.decay, self.epsilon = float(decay), float(epsilon)
+        codebook = torch.empty(num_codes, dim).uniform_(-1 / num_codes, 1 / num_codes)
+        self.register_buffer("codebook", codebook)
+        self.register_buffer("cluster_size", torch.ones(num_codes))
+        self.register_buffer("embed_sum", codebook.clone())
+
+    def _set_codebook(self, values):
+        self.codebook.copy_(values)
+        self.embed_sum.copy_(values * self.cluster_size[:, None])
+
+    def forward(self, z_e):
+        """Quantise ``z_e``; in training mode also update the codebook by EMA."""
+        flat = self._flatten(z_e)
+        indices = self.nearest(flat.detach())
+        if self.training:
+            with torch.no_grad():
+                one_hot = F.one_hot(indices, self.num_codes).float()
+                self.cluster_size.mul_(self.decay).add_(one_hot.sum(0), alpha=1 - self.decay)
+                self.embed_sum.mul_(self.decay).add_(one_hot.T @ flat.detach(), alpha=1 - self.decay)
+                n = self.cluster_size.sum()
+                smoothed = (self.cluster_size + self.epsilon) / (n + self.num_codes * self.epsilon) * n
+                self.codebook.copy_(self.embed_sum / smoothed[:, None])
+        codes = self.codebook[indices]
+        codebook_loss = torch.zeros((), device=flat.device)  # learned by EMA instead
+        return self._output(z_e, flat, indices, codes, codebook_loss)

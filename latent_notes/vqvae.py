@@ -1,0 +1,140 @@
+"""A small convolutional VQ-VAE for the 8 x 8 digits (chapter :doc:`/book/vqvae`).
+
+The encoder maps a 1 x 8 x 8 image to a 4 x 4 grid of ``code_dim``-dimensional
+vectors (one stride-2 convolution halves each side); the quantiser replaces
+each by one of ``num_codes`` codes, so an image becomes 16 discrete indices;
+the decoder maps the grid of codes back to 8 x 8 Bernoulli logits.
+"""
+
+from __future__ import annotations
+
+from typing import NamedTuple
+
+import torch
+from torch import nn
+from torch.nn import functional as F
+
+from .vq import VectorQuantizer, VectorQuantizerEMA, VQOutput
+
+__all__ = ["VQVAE", "VQVAEOutput", "VQVAELoss", "vqvae_loss", "code_usage"]
+
+
+class VQVAEOutput(NamedTuple):
+    """What ``VQVAE.forward`` returns: decoder logits, the encoder output and the quantiser's output."""
+
+    logits: torch.Tensor
+    z_e: torch.Tensor
+    vq: VQOutput
+
+
+class VQVAELoss(NamedTuple):
+    """The loss to minimise and its parts (eq. :math:numref:`vq-loss`), batch means."""
+
+    total: torch.Tensor
+    reconstruction: torch.Tensor
+    codebook: torch.Tensor
+    commitment: torch.Tensor
+
+
+class VQVAE(nn.Module):
+    """Convolutional VQ-VAE for 8 x 8 binary images.
+
+    Parameters
+    ----------
+    num_codes : int, default=32
+        Codebook size ``K``.
+    code_dim : int, default=16
+        Dimension ``D`` of each code.
+    hidden : int, default=64
+        Channels of the hidden convolutions.
+    beta : float, default=0.25
+        Commitment weight.
+    ema : bool, default=True
+        Learn the codebook by moving averages (:class:`latent_notes.vq.VectorQuantizerEMA`)
+        instead of by its loss (:class:`latent_notes.vq.VectorQuantizer`).
+    decay : float, default=0.99
+        EMA decay (with ``ema=True``).
+    """
+
+    def __init__(self, num_codes=32, code_dim=16, hidden=64, beta=0.25, ema=True, decay=0.99):
+        super().__init__()
+        self.encoder = nn.Sequential(
+            nn.Conv2d(1, hidden, 3, padding=1), nn.ReLU(),
+            nn.Conv2d(hidden, hidden, 4, stride=2, padding=1), nn.ReLU(),  # 8x8 -> 4x4
+            nn.Conv2d(hidden, code_dim, 1),
+        )
+        self.quantizer = (VectorQuantizerEMA(num_codes, code_dim, beta=beta, decay=decay) if ema
+                          else VectorQuantizer(num_codes, code_dim, beta=beta))
+        self.decoder = nn.Sequential(
+            nn.Conv2d(code_dim, hidden, 3, padding=1), nn.ReLU(),
+            nn.ConvTranspose2d(hidden, hidden, 4, stride=2, padding=1), nn.ReLU(),  # 4x4 -> 8x8
+            nn.Conv2d(hidden, 1, 3, padding=1),
+        )
+
+    @staticmethod
+    def _as_images(x):
+        if not isinstance(x, torch.Tensor) or not torch.is_floating_point(x):
+            raise TypeError("x must be a floating-point torch.Tensor")
+        if x.dim() == 2 and x.shape[1] == 64:
+            x = x.view(-1, 1, 8, 8)
+        if x.dim() != 4 or tuple(x.shape[1:]) != (1, 8, 8):
+            raise ValueError(f"x must have shape (batch, 64) or (batch, 1, 8, 8); got {tuple(x.shape)}")
+        return x
+
+    def encode_continuous(self, x):
+        """The encoder output ``z_e``, channels last: shape (batch, 4, 4, code_dim)."""
+        return self.encoder(self._as_images(x)).permute(0, 2, 3, 1)
+
+    def forward(self, x):
+        """Encode, quantise (straight-through), decode."""
+        z_e = self.encode_continuous(x)
+        vq = self.quantizer(z_e)
+        logits = self.decoder(vq.quantized.permute(0, 3, 1, 2))
+        return VQVAEOutput(logits.flatten(1), z_e, vq)
+
+    @torch.no_grad()
+    def encode(self, x):
+        """The code indices of each image: a (batch, 4, 4) integer grid."""
+        return self.quantizer.nearest(self.encode_continuous(x).reshape(-1, self.quantizer.dim)) \
+            .view(-1, 4, 4)
+
+    @torch.no_grad()
+    def decode_indices(self, indices):
+        """Pixel probabilities (batch, 64) of the images whose code grids are ``indices``."""
+        if indices.dtype not in (torch.int32, torch.int64) or indices.dim() != 3 \
+                or tuple(indices.shape[1:]) != (4, 4):
+            raise ValueError(f"indices must be an integer tensor of shape (batch, 4, 4); "
+                             f"got {indices.dtype} {tuple(indices.shape)}")
+        if (indices < 0).any() or (indices >= self.quantizer.num_codes).any():
+            raise ValueError(f"indices must lie in 0..{self.quantizer.num_codes - 1}")
+        codes = self.quantizer.codebook[indices]  # (batch, 4, 4, D)
+        return torch.sigmoid(self.decoder(codes.permute(0, 3, 1, 2)).flatten(1))
+
+    @torch.no_grad()
+    def reconstruct(self, x):
+        """Pixel probabilities of the reconstruction of ``x``, shape (batch, 64)."""
+        return self.decode_indices(self.encode(x))
+
+
+def vqvae_loss(model, x):
+    """Loss of a batch: Bernoulli reconstruction NLL per image plus the two VQ terms.
+
+    ``-log p(x | z_q) + ||sg[z_e] - e||^2 + beta ||z_e - sg[e]||^2``, to be
+    *minimised* (eq. :math:numref:`vq-loss`; errata 13). Every term is per
+    image: the reconstruction is summed over the 64 pixels, the two squared
+    norms over the 16 code positions; all are averaged over the batch.
+    """
+    out = model(x)
+    target = VQVAE._as_images(x).flatten(1)
+    reconstruction = F.binary_cross_entropy_with_logits(out.logits, target, reduction="sum") / len(target)
+    # The quantiser's losses are means over code positions; an image has 16 of them.
+    positions = out.vq.indices[0].numel()
+    codebook = positions * out.vq.codebook_loss
+    commitment = positions * out.vq.commitment_loss
+    return VQVAELoss(reconstruction + codebook + commitment, reconstruction, codebook, commitment)
+
+
+@torch.no_grad()
+def code_usage(model, x):
+    """How many times each code is chosen when encoding ``x``: a tensor of ``K`` counts."""
+    return torch.bincount(model.encode(x).flatten(), minlength=model.quantizer.num_codes)
