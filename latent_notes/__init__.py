@@ -5,8 +5,11 @@ function cites the chapter equation it implements.
 """
 
 from .em import ConvergenceWarning
+from .gmlc import GaussianMixtureLinearClassifier
 from .mixture import GaussianMixture
 
 __version__ = "0.1.0"
 
-__all__ = ["ConvergenceWarning", "GaussianMixture", "__version__"]
+# The deep models (latent_notes.vae, .vq, .vqvae, .training) import torch and are
+# imported from their modules, so that `import latent_notes` stays light.
+__all__ = ["ConvergenceWarning", "GaussianMixture", "GaussianMixtureLinearClassifier", "__version__"]
