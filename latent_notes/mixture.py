@@ -126,19 +126,29 @@ class GaussianComponentsMixin:
     def _gaussian_log_joint(self, X):
         """``log pi_k + log N(x_i | mu_k, Sigma_k)``, unvalidated."""
         d = X.shape[1]
-        mu = self.means_
+        prec = 1.0 / self.variances_
+        prec_kd = np.broadcast_to(prec[:, None], self.means_.shape) if prec.ndim == 1 else prec
+        # Mahalanobis terms by the expansion sum_j (x_j^2 - 2 x_j mu_j + mu_j^2) / var_j: one
+        # matrix product, on data centred near the components so that the terms stay small.
+        shift = self.weights_ @ self.means_
+        Xc, Mc = X - shift, self.means_ - shift
+        row_sq = np.einsum("ij,ij->i", Xc, Xc)
         if self.covariance_type == "spherical":
-            var = self.variances_
-            # ||x - mu_k||^2 expanded so that the work is one matrix product.
-            sq = (np.einsum("ij,ij->i", X, X)[:, None] - 2.0 * X @ mu.T
-                  + np.einsum("kj,kj->k", mu, mu)[None, :])
-            log_det = d * np.log(var)
-            maha = np.maximum(sq, 0.0) / var
+            x2 = row_sq[:, None] * prec[None, :]
         else:
-            prec = 1.0 / self.variances_
-            maha = ((X * X) @ prec.T - 2.0 * X @ (mu * prec).T
-                    + np.einsum("kj,kj->k", mu * mu, prec)[None, :])
-            maha = np.maximum(maha, 0.0)
+            x2 = (Xc * Xc) @ prec.T
+        m2 = np.einsum("kj,kj->k", Mc * Mc, prec_kd)
+        maha = np.maximum(x2 - 2.0 * Xc @ (Mc * prec_kd).T + m2, 0.0)
+        # The expansion's rounding error is about eps * (x2 + m2). Where a variance is so
+        # small that this could exceed 1e-10, recompute from the differences themselves:
+        # otherwise EM's log-likelihood can wobble downwards by rounding error.
+        rounding = 8 * np.finfo(float).eps * (row_sq.max() * prec_kd.max(axis=1) + m2)
+        for k in np.flatnonzero(rounding > 1e-10):
+            diff = Xc - Mc[k]
+            maha[:, k] = (diff * diff) @ prec_kd[k]
+        if self.covariance_type == "spherical":
+            log_det = d * np.log(self.variances_)
+        else:
             log_det = np.sum(np.log(self.variances_), axis=1)
         return np.log(self.weights_) - 0.5 * (d * _LOG_2PI + log_det + maha)
 
@@ -153,8 +163,14 @@ class GaussianComponentsMixin:
         Xc = X - shift
         centred_means = (resp.T @ Xc) / nk[:, None]
         self.means_ = centred_means + shift
-        # (1/N_k) sum_i tau_ik (x_ij - mu_kj)^2 = weighted mean of x^2 minus mu^2.
-        per_coord = np.maximum((resp.T @ (Xc * Xc)) / nk[:, None] - centred_means**2, 0.0)
+        # (1/N_k) sum_i tau_ik (x_ij - mu_kj)^2 = weighted mean of x^2 minus mu^2 ...
+        mean_sq = (resp.T @ (Xc * Xc)) / nk[:, None]
+        per_coord = np.maximum(mean_sq - centred_means ** 2, 0.0)
+        # ... except where that difference has lost more than 8 of its 16 digits:
+        # there, from the centred differences themselves.
+        for k in np.flatnonzero(np.any(mean_sq * 1e-8 > per_coord, axis=1)):
+            diff = Xc - centred_means[k]
+            per_coord[k] = resp[:, k] @ (diff * diff) / nk[k]
         if self.covariance_type == "spherical":
             var = per_coord.sum(axis=1) / d  # errata 6: divide by d * sum_i tau_ik
         else:
