@@ -191,3 +191,23 @@ def test_numerical_overflow_raises_a_clear_error_instead_of_nan():
     X = np.random.default_rng(0).normal(size=(50, 2)) * 1e160
     with pytest.raises(FloatingPointError, match="log-likelihood is"):
         GaussianMixture(2, random_state=0).fit(X)
+
+
+@pytest.mark.parametrize("seed, n, d, k, covariance_type, init", [
+    (69, 9, 3, 4, "diag", "kmeans"),
+    (1284, 15, 1, 2, "spherical", "kmeans"),
+    (1394, 9, 3, 5, "spherical", "random_from_data"),
+    (1467, 50, 2, 4, "diag", "kmeans"),
+    (1765, 5, 4, 3, "diag", "random"),
+])
+def test_monotone_when_a_component_collapses_to_the_variance_floor(seed, n, d, k, covariance_type, init):
+    """Cases where rounding in the squared-distance expansion once made EM's
+    log-likelihood fall by ~1e-8 (components collapsing onto a few points)."""
+    rng = np.random.default_rng(seed)
+    X = rng.standard_t(df=3, size=(n, d)) * rng.uniform(0.1, 10.0)
+    gm = GaussianMixture(k, covariance_type=covariance_type, init_params=init, tol=0,
+                         max_iter=40, random_state=seed)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", ConvergenceWarning)
+        h = gm.fit(X).log_likelihood_history_
+    assert np.all(np.diff(h) >= -1e-9 * np.maximum(1.0, np.abs(h[:-1])))
