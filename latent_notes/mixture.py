@@ -132,11 +132,13 @@ class GaussianComponentsMixin:
         # matrix product, on data centred near the components so that the terms stay small.
         shift = self.weights_ @ self.means_
         Xc, Mc = X - shift, self.means_ - shift
-        row_sq = np.einsum("ij,ij->i", Xc, Xc)
         if self.covariance_type == "spherical":
+            row_sq = np.einsum("ij,ij->i", Xc, Xc)
             x2 = row_sq[:, None] * prec[None, :]
         else:
-            x2 = (Xc * Xc) @ prec.T
+            Xc2 = Xc * Xc
+            x2 = Xc2 @ prec.T
+            row_sq = Xc2 @ np.ones(d)  # row sums as one BLAS call
         m2 = np.einsum("kj,kj->k", Mc * Mc, prec_kd)
         maha = np.maximum(x2 - 2.0 * Xc @ (Mc * prec_kd).T + m2, 0.0)
         # The expansion's rounding error is about eps * (x2 + m2). Where a variance is so
