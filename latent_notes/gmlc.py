@@ -50,6 +50,11 @@ def _sigmoid(eta):
     return np.exp(_log_sigmoid(eta))
 
 
+def _with_intercept(X):
+    """``X`` with a leading column of ones, so that ``theta[0]`` is the intercept."""
+    return np.hstack([np.ones((X.shape[0], 1)), X])
+
+
 def _penalty_diag(n_params, C):
     """The L2 penalty's diagonal: 0 for the intercept, 1/C for each weight."""
     pen = np.full(n_params, 0.0 if np.isinf(C) else 1.0 / C)
@@ -245,7 +250,7 @@ def fit_weighted_logistic(X, y, sample_weight, solver="irls", C=np.inf, init=Non
     if solver not in _SOLVER_FUNCTIONS:
         raise ValueError(f"solver must be one of {SOLVERS}; got {solver!r}")
     X = np.asarray(X, dtype=float)
-    X1 = np.hstack([np.ones((X.shape[0], 1)), X])
+    X1 = _with_intercept(X)
     y = np.asarray(y, dtype=float)
     w = np.asarray(sample_weight, dtype=float)
     theta0 = np.zeros(X1.shape[1]) if init is None else np.array(init, dtype=float)
@@ -276,7 +281,7 @@ def solver_trace(X, y, sample_weight, solver, C=np.inf, init=None, max_iter=None
         The solver's answer.
     """
     X = np.asarray(X, dtype=float)
-    X1 = np.hstack([np.ones((X.shape[0], 1)), X])
+    X1 = _with_intercept(X)
     theta0 = np.zeros(X1.shape[1]) if init is None else np.asarray(init, dtype=float)
     seconds = [0.0]
     values = [weighted_logistic_objective(theta0, X1, np.asarray(y, float),
