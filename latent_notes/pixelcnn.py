@@ -1,0 +1,371 @@
+"""Autoregressive models of discrete grids: the PixelCNN (chapter :doc:`/book/pixelcnn`).
+
+A grid ``x`` of ``H x W`` discrete values (grey levels of an image, or the
+code indices a VQ-VAE assigns to an image) is read in raster order, row by
+row and left to right, and its distribution is factorised exactly as
+
+``log p(x) = sum_i log p(x_i | x_1, ..., x_{i-1})``
+
+(eq. :math:numref:`px-chain`). Each conditional is a categorical distribution
+over the ``n_levels`` possible values, given by a softmax (errata 14: 8-bit
+images have 256 values ``0..255``). A convolutional network computes every
+conditional in one pass, provided that output ``i`` never depends on inputs
+``j >= i``; masked convolutions guarantee it.
+
+:class:`PixelCNN`
+    the original stack of masked convolutions (mask A first, then B). Its
+    receptive field has a *blind spot* above and to the right of each pixel
+    (errata 15).
+:class:`GatedPixelCNN`
+    a vertical stack (all rows above) and a horizontal stack (the current row
+    to the left), with gated ``tanh * sigmoid`` units: no blind spot.
+
+Both accept an optional class label ``y`` (a learned bias per class added in
+every layer) for class-conditional models.
+"""
+
+from __future__ import annotations
+
+import numbers
+
+import torch
+from torch import nn
+from torch.nn import functional as F
+
+__all__ = [
+    "MaskedConv2d",
+    "PixelCNN",
+    "GatedPixelCNN",
+    "pixelcnn_nll",
+    "input_dependence",
+    "mask_offsets",
+]
+
+
+def _check_int(value, name, minimum=1):
+    if isinstance(value, bool) or not isinstance(value, numbers.Integral) or value < minimum:
+        raise ValueError(f"{name} must be an int >= {minimum}; got {value!r}")
+    return int(value)
+
+
+def _check_kernel(kernel_size):
+    kernel_size = _check_int(kernel_size, "kernel_size")
+    if kernel_size % 2 == 0:
+        raise ValueError(f"kernel_size must be odd (the centre is the current pixel); got {kernel_size}")
+    return kernel_size
+
+
+def mask_offsets(kernel_size, mask_type):
+    """The ``(row, column)`` offsets, relative to the output pixel, a mask lets through.
+
+    Type ``"A"`` keeps every position strictly before the centre in raster
+    order (rows above, and the centre row to the left); type ``"B"`` keeps the
+    centre too (eq. :math:numref:`px-mask`).
+    """
+    kernel_size = _check_kernel(kernel_size)
+    if mask_type not in ("A", "B"):
+        raise ValueError(f"mask_type must be 'A' or 'B'; got {mask_type!r}")
+    c = kernel_size // 2
+    return {(dr, dc) for dr in range(-c, 1) for dc in range(-c, c + 1)
+            if dr < 0 or dc < 0 or (dc == 0 and mask_type == "B")}
+
+
+class MaskedConv2d(nn.Conv2d):
+    """A ``kernel_size x kernel_size`` convolution whose kernel is zero on the "future".
+
+    The output keeps the input's height and width (zero padding). The mask
+    multiplies the weights at every call, so the masked weights receive no
+    gradient and stay irrelevant whatever the optimiser does.
+
+    Parameters
+    ----------
+    in_channels, out_channels : int
+    kernel_size : int
+        Odd.
+    mask_type : {"A", "B"}
+        ``"A"`` excludes the centre (first layer: a pixel must not see
+        itself); ``"B"`` includes it (later layers: the centre then only holds
+        information about earlier pixels).
+    bias : bool
+    """
+
+    def __init__(self, in_channels, out_channels, kernel_size, mask_type="B", bias=True):
+        kernel_size = _check_kernel(kernel_size)
+        offsets = mask_offsets(kernel_size, mask_type)
+        super().__init__(in_channels, out_channels, kernel_size, padding=kernel_size // 2, bias=bias)
+        mask = torch.zeros(1, 1, kernel_size, kernel_size)
+        c = kernel_size // 2
+        for dr, dc in offsets:
+            mask[0, 0, c + dr, c + dc] = 1.0
+        self.mask_type = mask_type
+        self.register_buffer("mask", mask)
+
+    def forward(self, x):
+        return F.conv2d(x, self.weight * self.mask, self.bias, padding=self.padding)
+
+    def extra_repr(self):
+        return super().extra_repr() + f", mask_type={self.mask_type!r}"
+
+
+class _Autoregressive(nn.Module):
+    """What both PixelCNNs share: input checks, ``log_prob`` and sampling."""
+
+    def __init__(self, n_levels, num_classes):
+        super().__init__()
+        self.n_levels = _check_int(n_levels, "n_levels", minimum=2)
+        self.num_classes = None if num_classes is None else _check_int(num_classes, "num_classes")
+
+    # subclasses: logits_from_inputs(inputs, cond) with inputs (B, n_levels, H, W) floats
+    def _condition(self, y, batch, embedding):
+        if self.num_classes is None:
+            if y is not None:
+                raise ValueError("y was given but the model was built with num_classes=None")
+            return None
+        if y is None:
+            raise ValueError(f"this model is class-conditional: pass y, integer labels "
+                             f"0..{self.num_classes - 1}")
+        if not isinstance(y, torch.Tensor) or y.dtype not in (torch.int32, torch.int64) \
+                or y.shape != (batch,):
+            raise ValueError(f"y must be an integer tensor of shape ({batch},)")
+        if (y < 0).any() or (y >= self.num_classes).any():
+            raise ValueError(f"y must hold labels 0..{self.num_classes - 1}")
+        return embedding(y)[:, :, None, None]
+
+    def check_input(self, x):
+        """Raise a clear error unless ``x`` is an integer grid batch of valid levels."""
+        if not isinstance(x, torch.Tensor):
+            raise TypeError(f"x must be a torch.Tensor; got {type(x).__name__}")
+        if x.dtype not in (torch.int32, torch.int64):
+            raise TypeError(f"x must be an integer tensor of levels; got dtype {x.dtype} "
+                            "(convert with x.long())")
+        if x.dim() != 3 or x.shape[1] < 1 or x.shape[2] < 1:
+            raise ValueError(f"x must have shape (batch, height, width); got {tuple(x.shape)}")
+        if (x < 0).any() or (x >= self.n_levels).any():
+            raise ValueError(f"x must hold levels 0..{self.n_levels - 1}")
+
+    def forward(self, x, y=None):
+        """Logits of every conditional, shape ``(batch, n_levels, H, W)``.
+
+        ``logits[:, :, r, c]`` parametrise ``p(x_rc | pixels before (r, c))``.
+        """
+        self.check_input(x)
+        inputs = F.one_hot(x.long(), self.n_levels).permute(0, 3, 1, 2).float()
+        return self.logits_from_inputs(inputs, y)
+
+    def log_prob(self, x, y=None):
+        """Exact ``log p(x)`` of each grid in nats, shape ``(batch,)`` (eq. :math:numref:`px-chain`)."""
+        log_cond = F.log_softmax(self(x, y), dim=1)
+        return log_cond.gather(1, x.long()[:, None]).squeeze(1).sum(dim=(1, 2))
+
+    @torch.no_grad()
+    def sample(self, n, shape, generator=None, temperature=1.0, y=None):
+        """Draw ``n`` grids of ``shape = (H, W)``, one position at a time in raster order.
+
+        Parameters
+        ----------
+        n : int
+        shape : tuple of two ints
+        generator : None, int or torch.Generator
+            An int seeds a new generator: the same seed gives the same grids.
+        temperature : float
+            Divides the logits: ``< 1`` sharpens each conditional, ``1`` samples
+            the model itself.
+        y : torch.Tensor of shape (n,), optional
+            Class labels, for a class-conditional model.
+
+        Returns
+        -------
+        torch.Tensor
+            ``(n, H, W)`` int64 levels.
+        """
+        n = _check_int(n, "n")
+        if not (isinstance(shape, (tuple, list)) and len(shape) == 2):
+            raise ValueError(f"shape must be (height, width); got {shape!r}")
+        height, width = (_check_int(s, "shape") for s in shape)
+        if isinstance(temperature, bool) or not isinstance(temperature, numbers.Real) \
+                or not temperature > 0 or temperature == float("inf"):
+            raise ValueError(f"temperature must be a positive finite float; got {temperature!r}")
+        if generator is None or isinstance(generator, numbers.Integral):
+            seed = generator
+            generator = torch.Generator(device=self._device())
+            if seed is None:
+                generator.seed()
+            else:
+                generator.manual_seed(int(seed))
+        elif not isinstance(generator, torch.Generator):
+            raise TypeError("generator must be None, an int seed or a torch.Generator")
+        was_training = self.training
+        self.eval()
+        x = torch.zeros(n, height, width, dtype=torch.long, device=self._device())
+        for r in range(height):
+            for c in range(width):
+                logits = self(x, y)[:, :, r, c] / temperature
+                probs = torch.softmax(logits.double(), dim=1)
+                x[:, r, c] = torch.multinomial(probs, 1, generator=generator).squeeze(1)
+        self.train(was_training)
+        return x
+
+    def _device(self):
+        return next(self.parameters()).device
+
+
+class PixelCNN(_Autoregressive):
+    """The original PixelCNN: masked convolutions with ReLUs and residual connections.
+
+    One type-A layer, then ``n_layers - 1`` type-B layers (each a residual
+    block), then two 1 x 1 convolutions to ``n_levels`` logits per position.
+
+    Parameters
+    ----------
+    n_levels : int
+        Number of values a position can take (17 grey levels, ``K`` codes...).
+    hidden : int
+        Channels of the hidden layers.
+    n_layers : int
+        Masked convolution layers.
+    kernel_size : int
+        Odd size of every masked kernel.
+    num_classes : int, optional
+        Build a class-conditional model.
+    """
+
+    def __init__(self, n_levels, hidden=64, n_layers=5, kernel_size=3, num_classes=None):
+        super().__init__(n_levels, num_classes)
+        hidden = _check_int(hidden, "hidden")
+        n_layers = _check_int(n_layers, "n_layers")
+        self.first = MaskedConv2d(self.n_levels, hidden, kernel_size, "A")
+        self.layers = nn.ModuleList(
+            MaskedConv2d(hidden, hidden, kernel_size, "B") for _ in range(n_layers - 1))
+        self.head = nn.Sequential(nn.ReLU(), nn.Conv2d(hidden, hidden, 1), nn.ReLU(),
+                                  nn.Conv2d(hidden, self.n_levels, 1))
+        self.embedding = None if num_classes is None else nn.Embedding(num_classes, hidden)
+
+    def logits_from_inputs(self, inputs, y=None):
+        """The network on a float input ``(batch, n_levels, H, W)`` (e.g. one-hot levels).
+
+        Exposed so that gradients with respect to the input can be taken
+        (:func:`input_dependence`).
+        """
+        cond = self._condition(y, inputs.shape[0], self.embedding)
+        h = self.first(inputs)
+        if cond is not None:
+            h = h + cond
+        for layer in self.layers:
+            update = layer(F.relu(h))
+            h = h + (update if cond is None else update + cond)
+        return self.head(h)
+
+
+def _gate(a):
+    value, gate = a.chunk(2, dim=1)
+    return torch.tanh(value) * torch.sigmoid(gate)
+
+
+class _GatedLayer(nn.Module):
+    """One layer of the gated PixelCNN: vertical and horizontal stacks."""
+
+    def __init__(self, in_channels, hidden, kernel_size, first):
+        super().__init__()
+        s = kernel_size // 2
+        self.s, self.first = s, first
+        # vertical: rows i-s..i, columns c-s..c+s (the shift below removes row i)
+        self.vertical = nn.Conv2d(in_channels, 2 * hidden, (s + 1, kernel_size))
+        # horizontal: the current row, columns c-s..c (c itself excluded in the first layer)
+        self.horizontal = nn.Conv2d(in_channels, 2 * hidden, (1, s + 1))
+        mask = torch.ones(1, 1, 1, s + 1)
+        if first:
+            mask[..., -1] = 0.0
+        self.register_buffer("mask", mask)
+        self.link = nn.Conv2d(2 * hidden, 2 * hidden, 1)
+        self.out = nn.Conv2d(hidden, hidden, 1)
+
+    def forward(self, v, h, cond):
+        s = self.s
+        v_pre = self.vertical(F.pad(v, (s, s, s, 0)))
+        v_down = F.pad(v_pre, (0, 0, 1, 0))[:, :, :-1]  # row i now only sees rows < i
+        h_pre = F.conv2d(F.pad(h, (s, 0, 0, 0)), self.horizontal.weight * self.mask,
+                         self.horizontal.bias) + self.link(v_down)
+        if cond is not None:
+            v_pre, h_pre = v_pre + cond, h_pre + cond
+        h_new = self.out(_gate(h_pre))
+        # no residual in the first layer: h is the input there and holds x_i itself
+        return _gate(v_pre), (h_new if self.first else h + h_new)
+
+
+class GatedPixelCNN(_Autoregressive):
+    """Gated PixelCNN (van den Oord et al., 2016b): no blind spot.
+
+    A vertical stack sees every row above the current one (within its growing
+    window); shifted down by one row it feeds a horizontal stack that sees the
+    current row to the left. Units are gated, ``tanh(a) * sigmoid(b)``; the
+    horizontal stack has residual connections.
+
+    Parameters
+    ----------
+    n_levels : int
+    hidden : int
+    n_layers : int
+    kernel_size : int
+        Odd; each layer widens the view by ``kernel_size // 2`` in every
+        allowed direction.
+    num_classes : int, optional
+    """
+
+    def __init__(self, n_levels, hidden=64, n_layers=5, kernel_size=3, num_classes=None):
+        super().__init__(n_levels, num_classes)
+        hidden = _check_int(hidden, "hidden")
+        n_layers = _check_int(n_layers, "n_layers")
+        kernel_size = _check_kernel(kernel_size)
+        self.layers = nn.ModuleList(
+            _GatedLayer(self.n_levels if i == 0 else hidden, hidden, kernel_size, first=(i == 0))
+            for i in range(n_layers))
+        self.head = nn.Sequential(nn.ReLU(), nn.Conv2d(hidden, hidden, 1), nn.ReLU(),
+                                  nn.Conv2d(hidden, self.n_levels, 1))
+        self.embedding = None if num_classes is None else nn.Embedding(num_classes, 2 * hidden)
+
+    def logits_from_inputs(self, inputs, y=None):
+        """The network on a float input ``(batch, n_levels, H, W)`` (see :meth:`PixelCNN.logits_from_inputs`)."""
+        cond = self._condition(y, inputs.shape[0], self.embedding)
+        v = h = inputs
+        for layer in self.layers:
+            v, h = layer(v, h, cond)
+        return self.head(h)
+
+
+def pixelcnn_nll(model, x, y=None):
+    """Mean negative log-likelihood per grid, in nats: the training loss."""
+    return -model.log_prob(x, y).mean()
+
+
+def input_dependence(model, shape, seed=0):
+    """Which inputs each output position depends on, measured with autograd.
+
+    For a random input (not one-hot, so that no product vanishes by accident),
+    the gradient of the logits at each position ``i`` with respect to every
+    input position ``j`` is computed; ``dep[i, j]`` is True when it is not zero.
+
+    Parameters
+    ----------
+    model : PixelCNN or GatedPixelCNN
+    shape : tuple (H, W)
+    seed : int
+
+    Returns
+    -------
+    torch.Tensor
+        Boolean ``(H*W, H*W)``, positions in raster order. A causal model has
+        ``dep[i, j] = False`` for every ``j >= i``.
+    """
+    height, width = shape
+    generator = torch.Generator().manual_seed(seed)
+    weight = next(model.parameters())
+    inputs = torch.randn(1, model.n_levels, height, width, generator=generator,
+                         dtype=weight.dtype).to(weight.device).requires_grad_(True)
+    y = None if model.num_classes is None else torch.zeros(1, dtype=torch.long)
+    logits = model.logits_from_inputs(inputs, y)[0]  # (n_levels, H, W)
+    dep = torch.zeros(height * width, height * width, dtype=torch.bool)
+    for i in range(height * width):
+        (grad,) = torch.autograd.grad(logits[:, i // width, i % width].sum(), inputs,
+                                      retain_graph=True)
+        dep[i] = grad[0].abs().sum(0).flatten() > 0
+    return dep

@@ -1,0 +1,248 @@
+"""PixelCNN: causal masks, the blind spot and its fix, exact likelihood, sampling."""
+
+import itertools
+
+import pytest
+import torch
+from torch.nn import functional as F
+
+from latent_notes.pixelcnn import (
+    GatedPixelCNN,
+    MaskedConv2d,
+    PixelCNN,
+    input_dependence,
+    mask_offsets,
+    pixelcnn_nll,
+)
+
+SHAPE = (7, 8)  # not square, so that rows and columns cannot be confused
+CONFIGS = [(1, 3), (2, 3), (4, 3), (2, 5), (3, 5)]
+
+
+def _offset_sets(dep, shape):
+    """For each output position, the set of (row, col) offsets of the inputs it depends on."""
+    height, width = shape
+    sets = {}
+    for i in range(height * width):
+        r, c = divmod(i, width)
+        sets[(r, c)] = {(j // width - r, j % width - c) for j in torch.nonzero(dep[i]).flatten().tolist()}
+    return sets
+
+
+def _inside(r, c, offsets, shape):
+    return {(dr, dc) for dr, dc in offsets if 0 <= r + dr < shape[0] and 0 <= c + dc < shape[1]}
+
+
+def _plain_field(n_layers, kernel_size):
+    """Offsets reachable through one mask-A layer then n_layers - 1 mask-B layers."""
+    field = mask_offsets(kernel_size, "A")
+    step = mask_offsets(kernel_size, "B")
+    for _ in range(n_layers - 1):
+        field = {(a + c, b + d) for a, b in field for c, d in step}
+    return field
+
+
+def _gated_field(n_layers, kernel_size):
+    """Every row above up to L*s + 1, columns within L*s either side; the row to the left."""
+    reach = n_layers * (kernel_size // 2)
+    above = {(dr, dc) for dr in range(-reach - 1, 0) for dc in range(-reach, reach + 1)}
+    return above | {(0, dc) for dc in range(-reach, 0)}
+
+
+def _model(cls, n_layers, kernel_size):
+    torch.manual_seed(0)
+    return cls(4, hidden=16, n_layers=n_layers, kernel_size=kernel_size).double()
+
+
+@pytest.mark.parametrize("cls", [PixelCNN, GatedPixelCNN])
+@pytest.mark.parametrize("n_layers,kernel_size", CONFIGS)
+def test_output_never_depends_on_present_or_future(cls, n_layers, kernel_size):
+    dep = input_dependence(_model(cls, n_layers, kernel_size), SHAPE)
+    # dep[i, j] for j >= i is the upper triangle including the diagonal
+    assert not torch.triu(dep).any()
+
+
+@pytest.mark.parametrize("n_layers,kernel_size", CONFIGS)
+def test_plain_receptive_field_is_the_sum_of_its_masks(n_layers, kernel_size):
+    dep = input_dependence(_model(PixelCNN, n_layers, kernel_size), SHAPE)
+    field = _plain_field(n_layers, kernel_size)
+    for (r, c), seen in _offset_sets(dep, SHAPE).items():
+        assert seen == _inside(r, c, field, SHAPE), (r, c)
+
+
+@pytest.mark.parametrize("n_layers,kernel_size", CONFIGS)
+def test_gated_receptive_field_has_no_hole(n_layers, kernel_size):
+    dep = input_dependence(_model(GatedPixelCNN, n_layers, kernel_size), SHAPE)
+    field = _gated_field(n_layers, kernel_size)
+    for (r, c), seen in _offset_sets(dep, SHAPE).items():
+        assert seen == _inside(r, c, field, SHAPE), (r, c)
+
+
+@pytest.mark.parametrize("n_layers,kernel_size", [(2, 3), (4, 3), (3, 5)])
+def test_plain_stack_has_a_blind_spot_above_right(n_layers, kernel_size):
+    """Pixels the gated model of the same size sees but the plain one never does (errata 15)."""
+    reach = n_layers * (kernel_size // 2)
+    window = {(dr, dc) for dr in range(-reach, 1) for dc in range(-reach, reach + 1)
+              if dr < 0 or dc < 0}  # the past inside the plain stack's own bounding box
+    plain = _plain_field(n_layers, kernel_size)
+    assert plain <= window
+    blind = window - plain
+    assert blind, "the plain stack should miss some past pixels"
+    assert blind <= _gated_field(n_layers, kernel_size)  # the gated one sees them all
+    # all of them lie in rows above, strictly to the right of the current column
+    assert all(dr < 0 and dc > 0 for dr, dc in blind)
+    # and the measured dependence agrees: the centre pixel really does not see them
+    dep = input_dependence(_model(PixelCNN, n_layers, kernel_size), (9, 9))
+    centre = _offset_sets(dep, (9, 9))[(4, 4)]
+    assert not (centre & _inside(4, 4, blind, (9, 9)))
+
+
+def test_deep_gated_stack_sees_every_earlier_pixel():
+    dep = input_dependence(_model(GatedPixelCNN, 8, 3), (8, 8))
+    past = torch.tril(torch.ones(64, 64, dtype=torch.bool), diagonal=-1)
+    assert torch.equal(dep, past)
+
+
+def test_mask_types():
+    a = MaskedConv2d(1, 1, 5, "A").mask[0, 0]
+    b = MaskedConv2d(1, 1, 5, "B").mask[0, 0]
+    assert a[2, 2] == 0 and b[2, 2] == 1
+    assert a.sum() == 12 and b.sum() == 13  # (25 - 1) / 2 earlier positions
+    assert torch.equal(a[3:], torch.zeros(2, 5)) and torch.equal(b[2, 3:], torch.zeros(2))
+
+
+def test_masked_weights_get_no_gradient():
+    conv = MaskedConv2d(2, 3, 3, "A")
+    conv(torch.randn(1, 2, 5, 5)).sum().backward()
+    assert torch.all(conv.weight.grad[:, :, conv.mask[0, 0] == 0] == 0)
+
+
+@pytest.mark.parametrize("cls", [PixelCNN, GatedPixelCNN])
+def test_log_prob_is_the_sum_of_gathered_log_softmax(cls):
+    torch.manual_seed(1)
+    model = cls(6, hidden=8, n_layers=2)
+    x = torch.randint(0, 6, (5, 4, 3))
+    logits = model(x)
+    expected = torch.zeros(5)
+    for b, r, c in itertools.product(range(5), range(4), range(3)):
+        expected[b] += torch.log_softmax(logits[b, :, r, c], dim=0)[x[b, r, c]]
+    assert torch.allclose(model.log_prob(x), expected, atol=1e-5)
+    assert torch.allclose(pixelcnn_nll(model, x), -expected.mean(), atol=1e-5)
+
+
+@pytest.mark.parametrize("cls", [PixelCNN, GatedPixelCNN])
+def test_log_prob_is_a_normalised_distribution(cls):
+    """Summing p(x) over all 3^4 grids of a 2 x 2 model gives one."""
+    torch.manual_seed(2)
+    model = cls(3, hidden=8, n_layers=2)
+    grids = torch.tensor(list(itertools.product(range(3), repeat=4))).view(-1, 2, 2)
+    total = torch.logsumexp(model.log_prob(grids).double(), 0).exp()
+    assert abs(total.item() - 1.0) < 1e-5
+
+
+@pytest.mark.parametrize("cls", [PixelCNN, GatedPixelCNN])
+def test_sampling_is_seeded_and_respects_the_levels(cls):
+    torch.manual_seed(3)
+    model = cls(5, hidden=8, n_layers=2)
+    a = model.sample(6, (3, 4), generator=11)
+    b = model.sample(6, (3, 4), generator=torch.Generator().manual_seed(11))
+    c = model.sample(6, (3, 4), generator=12)
+    assert a.shape == (6, 3, 4) and a.dtype == torch.int64
+    assert torch.equal(a, b) and not torch.equal(a, c)
+    assert a.min() >= 0 and a.max() <= 4
+
+
+def test_sampling_follows_the_model():
+    """A 1 x 2 grid: sample frequencies match the model's exact joint probabilities."""
+    torch.manual_seed(4)
+    model = GatedPixelCNN(3, hidden=8, n_layers=2)
+    draws = model.sample(20000, (1, 2), generator=0).view(-1, 2)
+    freq = torch.bincount(draws[:, 0] * 3 + draws[:, 1], minlength=9).double() / 20000
+    grids = torch.tensor(list(itertools.product(range(3), repeat=2))).view(-1, 1, 2)
+    prob = model.log_prob(grids).double().exp()
+    assert torch.allclose(freq, prob, atol=0.015)
+
+
+def test_low_temperature_concentrates_on_the_mode():
+    torch.manual_seed(5)
+    model = PixelCNN(4, hidden=8, n_layers=1)
+    with torch.no_grad():
+        model.head[-1].bias.copy_(torch.tensor([0.0, 2.0, 0.0, 0.0]))
+    cold = model.sample(200, (2, 2), generator=0, temperature=0.01)
+    assert (cold == 1).float().mean() > 0.99
+
+
+def test_class_conditioning_changes_the_model_but_stays_causal():
+    torch.manual_seed(6)
+    for cls in (PixelCNN, GatedPixelCNN):
+        model = cls(4, hidden=8, n_layers=3, num_classes=3)
+        x = torch.randint(0, 4, (2, 5, 5))
+        lp0 = model.log_prob(x, torch.tensor([0, 0]))
+        lp1 = model.log_prob(x, torch.tensor([1, 1]))
+        assert not torch.allclose(lp0, lp1)
+        assert not torch.triu(input_dependence(model, (5, 5))).any()
+        grids = model.sample(3, (2, 2), generator=0, y=torch.tensor([0, 1, 2]))
+        assert grids.shape == (3, 2, 2)
+        with pytest.raises(ValueError, match="pass y"):
+            model.log_prob(x)
+
+
+def test_training_lowers_the_nll():
+    torch.manual_seed(7)
+    x = torch.zeros(64, 4, 4, dtype=torch.long)
+    x[:, :, ::2] = 2  # a deterministic pattern: columns alternate 2, 0
+    model = GatedPixelCNN(3, hidden=8, n_layers=2)
+    opt = torch.optim.Adam(model.parameters(), lr=1e-2)
+    before = pixelcnn_nll(model, x).item()
+    for _ in range(100):
+        opt.zero_grad()
+        loss = pixelcnn_nll(model, x)
+        loss.backward()
+        opt.step()
+    assert loss.item() < 0.05 * before
+
+
+@pytest.mark.parametrize("bad,error,match", [
+    (torch.zeros(2, 3, 3), TypeError, "integer"),
+    (torch.zeros(2, 9, dtype=torch.long), ValueError, "shape"),
+    (torch.full((2, 3, 3), 5), ValueError, "levels 0..4"),
+    (torch.full((2, 3, 3), -1), ValueError, "levels 0..4"),
+    ([[0]], TypeError, "torch.Tensor"),
+])
+def test_bad_inputs_raise_clear_errors(bad, error, match):
+    model = PixelCNN(5, hidden=4, n_layers=1)
+    with pytest.raises(error, match=match):
+        model.log_prob(bad)
+
+
+@pytest.mark.parametrize("kwargs,match", [
+    (dict(n_levels=1), "n_levels"),
+    (dict(n_levels=4, kernel_size=4), "odd"),
+    (dict(n_levels=4, n_layers=0), "n_layers"),
+    (dict(n_levels=4, hidden=2.5), "hidden"),
+])
+def test_bad_constructor_arguments(kwargs, match):
+    for cls in (PixelCNN, GatedPixelCNN):
+        with pytest.raises(ValueError, match=match):
+            cls(**kwargs)
+
+
+def test_bad_sampling_arguments():
+    model = PixelCNN(3, hidden=4, n_layers=1)
+    with pytest.raises(ValueError, match="temperature"):
+        model.sample(2, (2, 2), temperature=0.0)
+    with pytest.raises(ValueError, match="shape"):
+        model.sample(2, (2,))
+    with pytest.raises(ValueError, match="n must"):
+        model.sample(0, (2, 2))
+    with pytest.raises(TypeError, match="generator"):
+        model.sample(2, (2, 2), generator="seed")
+    with pytest.raises(ValueError, match="num_classes=None"):
+        model.log_prob(torch.zeros(1, 2, 2, dtype=torch.long), torch.zeros(1, dtype=torch.long))
+
+
+def test_one_hot_forward_matches_logits_from_inputs():
+    model = GatedPixelCNN(4, hidden=8, n_layers=2)
+    x = torch.randint(0, 4, (2, 3, 3))
+    onehot = F.one_hot(x, 4).permute(0, 3, 1, 2).float()
+    assert torch.equal(model(x), model.logits_from_inputs(onehot))
