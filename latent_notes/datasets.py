@@ -22,6 +22,8 @@ __all__ = [
     "GMLCParams",
     "load_digits",
     "Digits",
+    "load_microcosm",
+    "Microcosm",
 ]
 
 
@@ -286,3 +288,88 @@ def load_digits(kind="float", test_size=0.2, random_state=0):
     return Digits(
         torch.tensor(X_train, dtype=torch.float32), torch.tensor(X_test, dtype=torch.float32),
         torch.tensor(y_train, dtype=torch.int64), torch.tensor(y_test, dtype=torch.int64))
+
+
+class Microcosm(NamedTuple):
+    """The microcosm 16S data set (see :func:`load_microcosm`): three aligned tables."""
+
+    counts: "pandas.DataFrame"
+    metadata: "pandas.DataFrame"
+    taxonomy: "pandas.DataFrame"
+
+
+_MICROCOSM_FILES = ("counts.tsv", "metadata.tsv", "affiliations.tsv")
+
+
+def _microcosm_directory():
+    """The folder of pyPLNmodels' bundled microcosm tables, found without importing it.
+
+    ``import pyPLNmodels`` fails in current environments (its data loaders
+    import ``pkg_resources``, which recent setuptools no longer provides), and
+    importing it would also import its heavy dependencies. ``find_spec`` only
+    locates the installed package; the distribution's file list is the fallback.
+    """
+    import importlib.metadata
+    import importlib.util
+    from pathlib import Path
+
+    relative = Path("load_data", "data", "microcosm")
+    candidates = []
+    try:
+        spec = importlib.util.find_spec("pyPLNmodels")
+    except (ImportError, ValueError):
+        spec = None
+    if spec is not None and spec.submodule_search_locations:
+        candidates += [Path(p) / relative for p in spec.submodule_search_locations]
+    try:
+        for f in importlib.metadata.files("pyPLNmodels") or ():
+            if f.name == "counts.tsv" and "microcosm" in f.parts:
+                candidates.append(Path(f.locate()).parent)
+    except importlib.metadata.PackageNotFoundError:
+        pass
+    for folder in candidates:
+        if all((folder / name).is_file() for name in _MICROCOSM_FILES):
+            return folder
+    raise ModuleNotFoundError(
+        "load_microcosm reads the microcosm tables that ship inside the PyPI package "
+        "pyPLNmodels, which is not installed (or does not contain them). Install it with "
+        "`pip install pyPLNmodels` (or `pip install latent-notes[book]`); nothing is downloaded "
+        "at run time.")
+
+
+def load_microcosm():
+    """Counts of 1,209 bacterial ASVs in 921 samples from dairy cows (16S amplicon sequencing).
+
+    The *microcosm* data of Mariadassou et al. (2023, Animal Microbiome 5:32),
+    as bundled (MIT licence) in the PyPI package ``pyPLNmodels``. The tables
+    are read from the installed package's folder without importing it:
+    ``import pyPLNmodels`` fails in fresh environments because its loaders
+    import ``pkg_resources``. Nothing is downloaded.
+
+    Returns
+    -------
+    Microcosm
+        ``counts``: integer DataFrame, samples x ASVs (index: sample names);
+        ``metadata``: DataFrame indexed by the same samples in the same order,
+        with ``site`` (body site, coded B, L, N, V), ``lineage`` (plus or minus),
+        ``time`` (1S, 1M, 3M, 7M), ``animal`` and more;
+        ``taxonomy``: DataFrame indexed by the ASVs in the columns' order, with
+        ``Kingdom`` to ``Species``; ASVs the bundled table does not annotate
+        have the label ``"unassigned"``.
+
+    Raises
+    ------
+    ModuleNotFoundError
+        If pyPLNmodels (and so the data) is not installed.
+    """
+    import pandas as pd
+
+    folder = _microcosm_directory()
+    counts = pd.read_csv(folder / "counts.tsv", sep="\t", index_col="Sample")
+    metadata = pd.read_csv(folder / "metadata.tsv", sep="\t", index_col="Sample")
+    taxonomy = pd.read_csv(folder / "affiliations.tsv", sep="\t", index_col="ASV")
+    if set(metadata.index) != set(counts.index) or metadata.index.duplicated().any():
+        raise ValueError("the bundled counts and metadata do not describe the same samples")
+    metadata = metadata.loc[counts.index]
+    taxonomy = taxonomy.reindex(counts.columns).fillna("unassigned")
+    return Microcosm(counts.astype("int64"), metadata, taxonomy)

@@ -25,6 +25,7 @@ import numpy as np
 __all__ = [
     "ConvergenceWarning",
     "EMMixin",
+    "MixtureMixin",
     "logsumexp",
     "e_step_from_log_joint",
     "q_function",
@@ -174,7 +175,13 @@ class EMMixin:
     ``_m_step(resp, *data)``
         set the parameters to the maximiser of ``Q(theta_hat, .)``;
     ``_get_state()`` / ``_set_state(state)``
-        copy the learned parameters out and back (for restarts).
+        copy the learned parameters out and back (for restarts);
+
+    and may implement ``_log_prior()``, the log-density of a prior on the
+    parameters (0 by default). With a prior, the M-step maximises
+    ``Q + log p(theta)`` (MAP-EM) and the quantity that cannot decrease is the
+    *penalised* log-likelihood ``log p(X | theta) + log p(theta)``; that is what
+    ``log_likelihood_history_`` then records.
 
     The driver stops when the relative change of the observed-data
     log-likelihood ``|l_t - l_{t-1}| / |l_{t-1}|`` falls to ``tol`` or below.
@@ -182,6 +189,9 @@ class EMMixin:
     log-likelihood rather than to ``Q`` because the log-likelihood is the
     quantity EM is guaranteed not to decrease (errata 8).
     """
+
+    def _log_prior(self):
+        return 0.0
 
     def _check_em_params(self):
         _check_positive_int(self.n_components, "n_components")
@@ -237,7 +247,7 @@ class EMMixin:
     def _e_step(self, data):
         """E-step: the responsibilities and ``log p(X | theta)``, which must be finite."""
         resp, log_px = _responsibilities(self._log_joint(*data))
-        log_lik = float(np.sum(log_px))
+        log_lik = float(np.sum(log_px)) + self._log_prior()
         if not np.isfinite(log_lik):
             raise FloatingPointError(
                 f"the log-likelihood is {log_lik}: the model collapsed on the data "
@@ -245,3 +255,45 @@ class EMMixin:
                 "floor); use a positive variance floor or fewer components"
             )
         return resp, log_lik
+
+
+class MixtureMixin(EMMixin):
+    """The public methods every density mixture shares, written from ``log_joint``.
+
+    A subclass provides ``log_joint(X)`` (checked input, ``(n, K)`` array) and
+    ``n_parameters()``.
+    """
+
+    def fit_predict(self, X, y=None):
+        """Fit, then return the most probable component of each sample."""
+        return self.fit(X).predict(X)
+
+    def e_step(self, X):
+        """Responsibilities ``tau_ik = p(z_i = k | x_i, theta)`` (eq. :math:numref:`em-posterior`)."""
+        log_resp, _ = e_step_from_log_joint(self.log_joint(X))
+        return np.exp(log_resp)
+
+    def predict_proba(self, X):
+        """Posterior probability of each component, shape ``(n_samples, K)``."""
+        return self.e_step(X)
+
+    def predict(self, X):
+        """Most probable component of each sample (the MAP of ``z_i``)."""
+        return np.argmax(self.log_joint(X), axis=1)
+
+    def score_samples(self, X):
+        """``log p(x_i | theta)`` for each sample."""
+        return logsumexp(self.log_joint(X), axis=1)
+
+    def score(self, X, y=None):
+        """Mean log-likelihood per sample (scikit-learn's convention)."""
+        return float(np.mean(self.score_samples(X)))
+
+    def bic(self, X):
+        """Bayesian information criterion ``-2 log p(X) + p log n``; lower is better."""
+        log_px = self.score_samples(X)
+        return float(-2 * log_px.sum() + self.n_parameters() * np.log(log_px.shape[0]))
+
+    def aic(self, X):
+        """Akaike information criterion ``-2 log p(X) + 2 p``; lower is better."""
+        return float(-2 * self.score_samples(X).sum() + 2 * self.n_parameters())

@@ -19,7 +19,7 @@ import numpy as np
 from sklearn.base import BaseEstimator, DensityMixin
 
 from ._validation import check_array, check_is_fitted
-from .em import EMMixin, check_random_state, e_step_from_log_joint, logsumexp
+from .em import MixtureMixin, check_random_state
 
 __all__ = ["GaussianMixture", "GaussianComponentsMixin", "kmeans"]
 
@@ -215,7 +215,7 @@ class GaussianComponentsMixin:
         n_var = K if self.covariance_type == "spherical" else K * d
         return (K - 1) + K * d + n_var
 
-class GaussianMixture(GaussianComponentsMixin, EMMixin, DensityMixin, BaseEstimator):
+class GaussianMixture(GaussianComponentsMixin, MixtureMixin, DensityMixin, BaseEstimator):
     """Gaussian mixture with spherical or diagonal covariances, fitted by EM.
 
     Parameters
@@ -362,10 +362,6 @@ class GaussianMixture(GaussianComponentsMixin, EMMixin, DensityMixin, BaseEstima
         self.n_features_in_ = X.shape[1]
         return self._fit_em(X)
 
-    def fit_predict(self, X, y=None):
-        """Fit, then return the most probable component of each sample."""
-        return self.fit(X).predict(X)
-
     def initialize(self, X):
         """Set the starting parameters as :meth:`fit` would, without iterating.
 
@@ -376,11 +372,6 @@ class GaussianMixture(GaussianComponentsMixin, EMMixin, DensityMixin, BaseEstima
         self._check_gaussian_params(X)
         self._gaussian_initialize(X, check_random_state(self.random_state))
         return self
-
-    def e_step(self, X):
-        """Responsibilities ``tau_ik = p(z_i = k | x_i, theta)`` (eq. :math:numref:`em-posterior`)."""
-        log_resp, _ = e_step_from_log_joint(self.log_joint(X))
-        return np.exp(log_resp)
 
     def m_step(self, X, resp):
         """Set the parameters to ``argmax_theta Q`` for responsibilities ``resp``.
@@ -407,35 +398,10 @@ class GaussianMixture(GaussianComponentsMixin, EMMixin, DensityMixin, BaseEstima
         self._m_step(resp, X)
         return self
 
-    def predict_proba(self, X):
-        """Posterior probability of each component, shape ``(n_samples, K)``."""
-        return self.e_step(X)
-
-    def predict(self, X):
-        """Most probable component of each sample (the MAP of ``z_i``)."""
-        return np.argmax(self.log_joint(X), axis=1)
-
-    def score_samples(self, X):
-        """``log p(x_i | theta)`` for each sample."""
-        return logsumexp(self.log_joint(X), axis=1)
-
-    def score(self, X, y=None):
-        """Mean log-likelihood per sample (scikit-learn's convention)."""
-        return float(np.mean(self.score_samples(X)))
-
     def n_parameters(self):
         """Number of free parameters: ``K - 1`` weights, ``K d`` means, the variances."""
         check_is_fitted(self)
         return self._gaussian_n_parameters()
-
-    def bic(self, X):
-        """Bayesian information criterion ``-2 log p(X) + p log n``; lower is better."""
-        log_px = self.score_samples(X)
-        return float(-2 * log_px.sum() + self.n_parameters() * np.log(log_px.shape[0]))
-
-    def aic(self, X):
-        """Akaike information criterion ``-2 log p(X) + 2 p``; lower is better."""
-        return float(-2 * self.score_samples(X).sum() + 2 * self.n_parameters())
 
     def sample(self, n_samples=1, random_state=None):
         """Draw from the fitted mixture.

@@ -10,6 +10,7 @@ __all__ = [
     "plot_log_likelihood",
     "plot_gmlc_regions",
     "image_grid",
+    "plot_dependence",
 ]
 
 
@@ -145,6 +146,46 @@ def image_grid(ax, images, image_shape=(8, 8), ncols=10, vmax=None, title=None):
         canvas[1 + r * (h + 1): 1 + r * (h + 1) + h, 1 + c * (w + 1): 1 + c * (w + 1) + w] = img.reshape(h, w)
     ax.imshow(canvas, cmap="gray_r", vmin=0, vmax=np.nanmax(images) if vmax is None else vmax,
               interpolation="nearest")
+    ax.set_xticks([])
+    ax.set_yticks([])
+    if title is not None:
+        ax.set_title(title)
+    return ax
+
+
+def plot_dependence(ax, seen, position, title=None):
+    """Draw which inputs one output position of an autoregressive model depends on.
+
+    Cells are coloured: the output position (black), inputs it depends on
+    (blue), earlier positions it does *not* depend on (red: a blind spot, or
+    simply out of reach), and later positions (white, which it must never see).
+
+    Parameters
+    ----------
+    ax : matplotlib.axes.Axes
+    seen : array-like of bool, shape (H, W)
+        ``seen[r, c]`` is True when the output depends on input ``(r, c)``
+        (a row of :func:`latent_notes.pixelcnn.input_dependence`, reshaped).
+    position : tuple (row, column)
+    title : str, optional
+    """
+    from matplotlib.colors import ListedColormap
+
+    seen = np.asarray(seen, dtype=bool)
+    height, width = seen.shape
+    row, col = position
+    order = np.arange(height * width).reshape(height, width)
+    past = order < row * width + col
+    if np.any(seen & ~past):
+        raise ValueError("seen marks the current or a later position: the model is not causal")
+    codes = np.where(past, np.where(seen, 1, 2), 0)
+    codes[row, col] = 3
+    colours = ListedColormap(["white", "tab:blue", "tab:red", "black"])
+    ax.imshow(codes, cmap=colours, vmin=0, vmax=3)
+    ax.set_xticks(np.arange(-0.5, width), minor=True)
+    ax.set_yticks(np.arange(-0.5, height), minor=True)
+    ax.grid(which="minor", color="0.6", linewidth=0.6)
+    ax.tick_params(which="both", length=0)
     ax.set_xticks([])
     ax.set_yticks([])
     if title is not None:

@@ -240,7 +240,7 @@ def elbo(model, x, n_samples=1, generator=None):
     return ELBOTerms(reconstruction - kl, reconstruction, kl)
 
 
-def iwae_bound(model, x, k, generator=None):
+def iwae_bound(model, x, k, generator=None, batch_size=None):
     """The importance-weighted bound ``log (1/k) sum_i p(x, z_i) / q(z_i | x)``.
 
     With ``z_1..z_k`` drawn from ``q_phi(z | x)``, its expectation is a lower
@@ -255,6 +255,11 @@ def iwae_bound(model, x, k, generator=None):
     k : int
         Number of importance samples.
     generator : torch.Generator, optional
+    batch_size : int, optional
+        Score this many examples at a time. The decoder's output for all
+        ``k`` samples of every example is held in memory at once (for a
+        categorical decoder: ``k * batch * input_dim * n_levels`` numbers), so
+        large ``k`` needs small batches. By default, the whole of ``x`` at once.
 
     Returns
     -------
@@ -262,6 +267,12 @@ def iwae_bound(model, x, k, generator=None):
     """
     if isinstance(k, bool) or not isinstance(k, int) or k < 1:
         raise ValueError(f"k must be a positive int; got {k!r}")
+    if batch_size is not None:
+        if isinstance(batch_size, bool) or not isinstance(batch_size, int) or batch_size < 1:
+            raise ValueError(f"batch_size must be a positive int; got {batch_size!r}")
+        model.check_input(x)
+        return torch.cat([iwae_bound(model, x[i:i + batch_size], k, generator)
+                          for i in range(0, len(x), batch_size)])
     model.check_input(x)
     mu, logvar = model.encode(x)
     z = reparameterize(mu, logvar, n_samples=k, generator=generator)  # (k, batch, latent)

@@ -208,3 +208,20 @@ def test_load_digits_kinds_and_split():
     assert torch.bincount(a.y_test).min() >= 35  # stratified: every digit in the test set
     with pytest.raises(ValueError, match="kind"):
         load_digits("colour")
+
+
+def test_iwae_bound_in_batches_scores_every_example():
+    torch.manual_seed(0)
+    model = VAE(6, latent_dim=2, hidden=(8,))
+    x = torch.bernoulli(torch.full((7, 6), 0.5))
+    whole = iwae_bound(model, x, 50, generator=torch.Generator().manual_seed(0))
+    parts = iwae_bound(model, x, 50, generator=torch.Generator().manual_seed(0), batch_size=3)
+    assert parts.shape == (7,)
+    # different random draws, same bound up to Monte Carlo noise
+    assert torch.allclose(parts, whole, atol=0.5)
+    # one example per batch equals scoring that example alone with the same stream
+    one = iwae_bound(model, x[:1], 50, generator=torch.Generator().manual_seed(0))
+    first = iwae_bound(model, x, 50, generator=torch.Generator().manual_seed(0), batch_size=1)[:1]
+    assert torch.equal(one, first)
+    with pytest.raises(ValueError, match="batch_size"):
+        iwae_bound(model, x, 5, batch_size=0)
