@@ -16,7 +16,8 @@ from torch.nn import functional as F
 
 from .vq import VectorQuantizer, VectorQuantizerEMA, VQOutput
 
-__all__ = ["VQVAE", "VQVAEOutput", "VQVAELoss", "vqvae_loss", "code_usage"]
+__all__ = ["VQVAE", "VQVAEOutput", "VQVAELoss", "vqvae_loss", "code_usage",
+           "ProfileVQVAE", "ProfileVQVAEOutput", "profile_vqvae_loss"]
 
 
 class VQVAEOutput(NamedTuple):
@@ -138,3 +139,86 @@ def vqvae_loss(model, x):
 def code_usage(model, x):
     """How many times each code is chosen when encoding ``x``: a tensor of ``K`` counts."""
     return torch.bincount(model.encode(x).flatten(), minlength=model.quantizer.num_codes)
+
+
+class ProfileVQVAEOutput(NamedTuple):
+    """What ``ProfileVQVAE.forward`` returns: the decoded mean, the encoder output, the quantiser's output."""
+
+    mean: torch.Tensor
+    z_e: torch.Tensor
+    vq: VQOutput
+
+
+class ProfileVQVAE(nn.Module):
+    """A VQ-VAE for feature vectors: an MLP encoder, **one** code per sample, an MLP decoder.
+
+    Used on microbiome profiles (CLR-transformed abundances, chapter
+    :doc:`/book/microbiota`): the code a sample is assigned to is a discrete
+    latent class, like a mixture component, but chosen through a learned
+    non-linear encoder. The decoder outputs the mean of a Gaussian with unit
+    variance, so the reconstruction term is half the squared error.
+
+    Parameters
+    ----------
+    input_dim : int
+    num_codes : int, default=8
+        Number of latent classes ``K``.
+    code_dim : int, default=4
+    hidden : int, default=64
+    beta : float, default=0.25
+    ema : bool, default=True
+    decay : float, default=0.99
+    """
+
+    def __init__(self, input_dim, num_codes=8, code_dim=4, hidden=64, beta=0.25, ema=True,
+                 decay=0.99):
+        super().__init__()
+        for name, value in (("input_dim", input_dim), ("num_codes", num_codes),
+                            ("code_dim", code_dim), ("hidden", hidden)):
+            if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+                raise ValueError(f"{name} must be a positive int; got {value!r}")
+        self.input_dim = input_dim
+        self.encoder = nn.Sequential(nn.Linear(input_dim, hidden), nn.ReLU(),
+                                     nn.Linear(hidden, code_dim))
+        self.quantizer = (VectorQuantizerEMA(num_codes, code_dim, beta=beta, decay=decay) if ema
+                          else VectorQuantizer(num_codes, code_dim, beta=beta))
+        self.decoder = nn.Sequential(nn.Linear(code_dim, hidden), nn.ReLU(),
+                                     nn.Linear(hidden, input_dim))
+
+    def _check(self, x):
+        if not isinstance(x, torch.Tensor) or not torch.is_floating_point(x):
+            raise TypeError("x must be a floating-point torch.Tensor")
+        if x.dim() != 2 or x.shape[1] != self.input_dim:
+            raise ValueError(f"x must have shape (batch, {self.input_dim}); got {tuple(x.shape)}")
+        if not torch.isfinite(x).all():
+            raise ValueError("x contains NaN or infinite values")
+        return x
+
+    def forward(self, x):
+        """Encode, quantise (straight-through), decode: ``(mean, z_e, vq)``."""
+        z_e = self.encoder(self._check(x))
+        vq = self.quantizer(z_e)
+        return ProfileVQVAEOutput(self.decoder(vq.quantized), z_e, vq)
+
+    @torch.no_grad()
+    def encode(self, x):
+        """The code (latent class) of each sample: int64 tensor of shape (batch,)."""
+        return self.quantizer.nearest(self.encoder(self._check(x)))
+
+    @torch.no_grad()
+    def decode_indices(self, indices):
+        """The profile each code stands for: shape (len(indices), input_dim)."""
+        return self.decoder(self.quantizer.codebook[indices])
+
+
+def profile_vqvae_loss(model, x):
+    """``||x - mean||^2 / 2 + ||sg[z_e] - e||^2 + beta ||z_e - sg[e]||^2``, batch means.
+
+    The reconstruction is the Gaussian negative log-likelihood with unit
+    variance, up to a constant (eq. :math:numref:`vq-loss` with one code per
+    sample).
+    """
+    out = model(x)
+    reconstruction = 0.5 * (out.mean - x).pow(2).sum(1).mean()
+    codebook, commitment = out.vq.codebook_loss, out.vq.commitment_loss
+    return VQVAELoss(reconstruction + codebook + commitment, reconstruction, codebook, commitment)
