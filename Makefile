@@ -12,7 +12,7 @@ TORCH ?= torch==2.13.0
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 
-.PHONY: book test check bench clean
+.PHONY: book test browser-test check bench clean
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -30,12 +30,17 @@ book: $(STAMP)
 test: $(STAMP)
 	$(PY) -m pytest -n $(JOBS) --dist loadfile --durations=10
 
+## browser-test: open the built pages in headless Chromium (needs `make book` first)
+browser-test: $(STAMP)
+	REQUIRE_BUILT_BOOK=1 $(PY) -m pytest tests/test_rendered_book.py -p no:xdist
+
 ## check: what CI runs
-check: test book
+check: test book browser-test
 
 ## bench: speed comparisons against reference libraries (by hand; see benchmarks/README.md)
 bench: $(STAMP)
 	$(PY) benchmarks/em_vs_sklearn.py
+	$(PY) benchmarks/pixelcnn_sampling.py
 
 clean:
 	rm -rf _build .pytest_cache .hypothesis

@@ -39,15 +39,14 @@ def test_environment_yml_agrees_with_pyproject():
         if name in ("python", "pip"):
             continue
         declared[CONDA_TO_PYPI.get(name, name)] = spec
-    installs_itself = False
     for entry in pip_entries:
-        if entry.strip() in ("-e .", "."):
-            installs_itself = True
-            continue
         name, spec = _split_requirement(entry)
         declared[name] = spec
-    assert installs_itself, "environment.yml must install the package itself (pip: -e .)"
     assert declared == wanted
+    # Binder installs the package itself in postBuild, once the repository is copied.
+    post_build = ROOT / "postBuild"
+    assert post_build.stat().st_mode & 0o111, "postBuild must be executable"
+    assert re.search(r"pip install .*-e \.$", post_build.read_text(), flags=re.M)
 
 
 def test_every_chapter_is_in_the_toc_and_every_toc_entry_exists():
@@ -140,3 +139,142 @@ def test_collector_fails_when_a_check_cell_fails(pytester, book_project):
     result.assert_outcomes(passed=1, skipped=1, failed=1)
     result.stdout.fnmatch_lines(["*the formula and the code disagree*"])
     assert result.ret != 0
+
+
+# ------------------------------------------------------- the reader's experience
+CHAPTER_ORDER = ["em", "gmlc", "elbo", "reparameterization", "vqvae", "pixelcnn", "microbiota"]
+
+
+def _chapters():
+    import jupytext
+
+    paths = sorted(p for p in (ROOT / "book").glob("*.md") if "kernelspec:" in p.read_text()[:600])
+    return {p.stem: (p, jupytext.read(p)) for p in paths}
+
+
+def _environment_distributions():
+    """Distribution names environment.yml installs (conda and pip), normalised."""
+    env = yaml.safe_load((ROOT / "environment.yml").read_text())
+    names = set()
+    for dep in env["dependencies"]:
+        for entry in dep["pip"] if isinstance(dep, dict) else [dep]:
+            name, _ = _split_requirement(entry)
+            names.add(CONDA_TO_PYPI.get(name, name))
+    return names
+
+
+def _top_level_imports(source):
+    import ast
+
+    # IPython magics are not Python: blank them before parsing.
+    code = re.sub(r"^(\s*)[%!].*$", r"\1pass", source, flags=re.M)
+    modules = set()
+    for node in ast.walk(ast.parse(code)):
+        if isinstance(node, ast.Import):
+            modules |= {a.name.split(".")[0] for a in node.names}
+        elif isinstance(node, ast.ImportFrom) and node.level == 0:
+            modules.add(node.module.split(".")[0])
+    return modules
+
+
+def test_every_chapter_import_is_installed_by_environment_yml():
+    """What Binder installs is enough to run every chapter top to bottom."""
+    import importlib.metadata
+
+    declared = _environment_distributions() | {"latent-notes"}
+    # installed with what is declared (ipykernel brings IPython)
+    provided_by = {"ipython": "ipykernel"}
+    owners = importlib.metadata.packages_distributions()
+    for name, (path, nb) in _chapters().items():
+        for module in _top_level_imports("\n".join(c.source for c in nb.cells if c.cell_type == "code")):
+            if module in sys.stdlib_module_names:
+                continue
+            dists = {d.lower().replace("_", "-") for d in owners.get(module, [])}
+            if module == "latent_notes":
+                dists = {"latent-notes"}
+            assert dists, f"{name}: cannot tell which distribution provides {module!r}"
+            dists = {provided_by.get(d, d) for d in dists}
+            assert dists & declared, f"{name} imports {module!r} ({dists}), not in environment.yml"
+
+
+def test_first_cell_installs_the_package_when_missing():
+    """On Colab (no environment.yml) the first cell installs the package from the repository."""
+    config = yaml.safe_load((ROOT / "_config.yml").read_text())
+    repo = config["repository"]["url"]
+    for name, (path, nb) in _chapters().items():
+        first = next(c for c in nb.cells if c.cell_type == "code")
+        assert "hide-input" in first.metadata.get("tags", []), name
+        assert "import latent_notes" in first.source and "except ImportError" in first.source, name
+        assert f"git+{repo}" in first.source and "%pip install" in first.source, name
+
+
+def test_every_chapter_has_exercises_with_hidden_solutions():
+    for name in CHAPTER_ORDER:
+        text = (ROOT / "book" / f"{name}.md").read_text()
+        labels = re.findall(r"````\{exercise-start\}\n:label: ([\w-]+)", text)
+        assert len(labels) >= 2, f"{name}: at least two exercises"
+        solutions = re.findall(r"````\{solution-start\} ([\w-]+)\n:class: dropdown\n(.*?)````\{solution-end\}",
+                               text, flags=re.S)
+        assert {label for label, _ in solutions} == set(labels), f"{name}: every exercise has a hidden solution"
+        assert "*(Change the code and observe.)*" in text, f"{name}: one exercise changes code"
+        assert any("{code-cell}" in body and "assert" in body for _, body in solutions), \
+            f"{name}: one solution runs code with a check"
+
+
+def test_figures_are_captioned_named_and_referenced():
+    for name, (path, nb) in _chapters().items():
+        text = path.read_text()
+        for cell in nb.cells:
+            if cell.cell_type != "code" or not re.search(r"plt\.(subplots|figure)\(", cell.source):
+                continue
+            figure = cell.metadata.get("mystnb", {}).get("figure", {})
+            assert figure.get("caption") and figure.get("name"), f"{name}: uncaptioned figure\n{cell.source[:200]}"
+            assert f"{{numref}}`{figure['name']}`" in text, f"{name}: {figure['name']} is never referenced"
+
+
+def test_chapters_link_to_the_one_before():
+    for previous, chapter in zip(CHAPTER_ORDER, CHAPTER_ORDER[1:]):
+        text = (ROOT / "book" / f"{chapter}.md").read_text()
+        assert f"{{ref}}`{previous}`" in text, f"{chapter} should refer back to {previous}"
+
+
+def test_errata_page_covers_every_listed_slip_with_a_check():
+    errata = (ROOT / "book" / "errata.md").read_text()
+    listed = re.findall(r"^\| (\d+) \|", (ROOT.parent / "shared" / "report" / "ERRATA.md").read_text(),
+                        flags=re.M) if (ROOT.parent / "shared" / "report" / "ERRATA.md").exists() \
+        else [str(i) for i in range(1, 17)]
+    sections = dict(re.findall(r"^## (\d+)\. .*?\n(.*?)(?=^## |\Z)", errata, flags=re.M | re.S))
+    for number in listed:
+        assert number in sections, f"errata item {number} is missing"
+        assert "**Checked by**" in sections[number], f"errata item {number} names no check"
+        assert re.search(r"\{ref\}|tests/test_", sections[number]), f"errata item {number} links no check"
+
+
+def _workflow(name):
+    workflow = yaml.safe_load((ROOT / ".github" / "workflows" / name).read_text())
+    triggers = workflow.get("on", workflow.get(True))  # PyYAML reads the key `on` as True
+    runs = [step.get("run", "") for job in workflow["jobs"].values() for step in job.get("steps", [])]
+    return workflow, triggers, runs
+
+
+def test_pages_workflow_builds_with_the_readme_command_and_deploys():
+    readme = (ROOT / "README.md").read_text()
+    assert "make book" in readme
+    workflow, triggers, runs = _workflow("book.yml")
+    assert "push" in triggers
+    assert any(r.strip() == "make book" for r in runs)
+    uses = [step.get("uses", "") for job in workflow["jobs"].values() for step in job.get("steps", [])]
+    assert any(u.startswith("actions/upload-pages-artifact") for u in uses)
+    assert any(u.startswith("actions/deploy-pages") for u in uses)
+    assert workflow["permissions"]["pages"] == "write"
+    cached = [step["with"]["path"] for job in workflow["jobs"].values() for step in job["steps"]
+              if step.get("uses", "").startswith("actions/cache")]
+    assert "~/.cache/pip" in cached and "_build/.jupyter_cache" in cached
+
+
+def test_pull_request_workflow_runs_the_ci_script():
+    _, triggers, runs = _workflow("tests.yml")
+    assert "pull_request" in triggers
+    assert any("bash .ci/run" in r for r in runs)
+    ci = (ROOT / ".ci" / "run").read_text()
+    assert "make test" in ci and "make book" in ci and "browser-test" in ci
