@@ -75,12 +75,15 @@ def test_categorical_log_joint_matches_direct_formula():
     assert np.allclose(model.log_joint(X), expected)
 
 
-def test_categorical_recovers_separated_classes():
+@pytest.mark.parametrize("model,data,n,min_ari", [
+    (CategoricalMixture(3, n_init=3, random_state=0), _categorical_data, 1500, 0.8),
+    (DirichletMultinomialMixture(3, n_init=2, random_state=0), _count_data, 600, 0.9),
+], ids=["categorical", "dirichlet-multinomial"])
+def test_mixture_recovers_planted_classes(model, data, n, min_ari):
     from sklearn.metrics import adjusted_rand_score
 
-    X, z = _categorical_data(n=1500)
-    model = CategoricalMixture(3, n_init=3, random_state=0).fit(X)
-    assert adjusted_rand_score(z, model.predict(X)) > 0.8
+    X, z = data(n=n)
+    assert adjusted_rand_score(z, model.fit(X).predict(X)) > min_ari
 
 
 def test_categorical_sample_shapes_and_frequencies():
@@ -165,14 +168,6 @@ def test_dm_fixed_point_step_increases_weighted_likelihood():
         model._m_step(resp, X)
         after = [resp[:, k] @ dirichlet_multinomial_logpmf(X, model.alphas_[k]) for k in range(2)]
         assert all(a >= b - 1e-9 for a, b in zip(after, before))
-
-
-def test_dm_recovers_planted_classes():
-    from sklearn.metrics import adjusted_rand_score
-
-    X, z = _count_data(n=600)
-    model = DirichletMultinomialMixture(3, n_init=2, random_state=0).fit(X)
-    assert adjusted_rand_score(z, model.predict(X)) > 0.9
 
 
 def test_dm_absent_taxon_hits_the_floor_not_zero():

@@ -62,18 +62,12 @@ def test_output_never_depends_on_present_or_future(cls, n_layers, kernel_size):
     assert not torch.triu(dep).any()
 
 
+@pytest.mark.parametrize("cls,field_of", [(PixelCNN, "_plain_field"), (GatedPixelCNN, "_gated_field")],
+                         ids=["plain: the sum of its masks", "gated: no hole"])
 @pytest.mark.parametrize("n_layers,kernel_size", CONFIGS)
-def test_plain_receptive_field_is_the_sum_of_its_masks(n_layers, kernel_size):
-    dep = input_dependence(_model(PixelCNN, n_layers, kernel_size), SHAPE)
-    field = _plain_field(n_layers, kernel_size)
-    for (r, c), seen in _offset_sets(dep, SHAPE).items():
-        assert seen == _inside(r, c, field, SHAPE), (r, c)
-
-
-@pytest.mark.parametrize("n_layers,kernel_size", CONFIGS)
-def test_gated_receptive_field_has_no_hole(n_layers, kernel_size):
-    dep = input_dependence(_model(GatedPixelCNN, n_layers, kernel_size), SHAPE)
-    field = _gated_field(n_layers, kernel_size)
+def test_receptive_field_is_exactly_the_predicted_one(cls, field_of, n_layers, kernel_size):
+    dep = input_dependence(_model(cls, n_layers, kernel_size), SHAPE)
+    field = globals()[field_of](n_layers, kernel_size)
     for (r, c), seen in _offset_sets(dep, SHAPE).items():
         assert seen == _inside(r, c, field, SHAPE), (r, c)
 
