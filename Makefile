@@ -12,7 +12,7 @@ TORCH ?= torch==2.13.0
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 
-.PHONY: book test browser-test check bench clean
+.PHONY: book pdf test browser-test check bench clean
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -24,6 +24,12 @@ $(STAMP): pyproject.toml
 ## book: execute every chapter and write the HTML book to _build/html (warnings are errors)
 book: $(STAMP)
 	$(VENV)/bin/jupyter-book build . -W -n --keep-going
+
+## pdf: the whole book as one PDF, _build/latex/latent-notes.pdf (executes every chapter).
+# Needs TeX (Debian: texlive-xetex texlive-latex-extra texlive-fonts-recommended
+# texlive-plain-generic latexmk fonts-freefont-otf xindy); not part of CI.
+pdf: $(STAMP)
+	$(VENV)/bin/jupyter-book build . --builder pdflatex
 
 ## test: unit tests and every chapter (nbval), in one pytest run
 # (conftest.py gives each parallel worker, and the kernels it starts, one thread.)
