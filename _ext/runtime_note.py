@@ -1,19 +1,27 @@
-"""Sphinx extension: a "runs in N s" line under the title of every executed chapter.
+"""Sphinx extension: a line under the title of every executed chapter.
 
-The time is myst-nb's own record of the chapter's execution in this build (the
-same number its ``nb-exec-table`` directive shows on the status page), with the
-number of CPU cores of the machine that built the book. Readers on Binder (1-2
-cores) then know what to expect before they press "run all".
+It says how long the chapter ran in this build (myst-nb's own record, the same
+number its ``nb-exec-table`` directive shows on the status page) and on how many
+CPU cores, so that readers on Binder (1-2 cores) know what to expect; and it
+links to the chapter as a notebook on Google Colab.
+
+Colab opens ``.ipynb`` files only, and the chapters are Markdown notebooks, so
+the book workflow (``.github/workflows/book.yml``) converts them with jupytext
+and publishes them on the repository's ``notebooks`` branch; the link points
+there. The repository comes from ``_config.yml`` (``repository.url``).
 """
 
 from __future__ import annotations
 
 import os
+import posixpath
 
 from docutils import nodes
 from sphinx.transforms.post_transforms import SphinxPostTransform
 
 from myst_nb.sphinx_ import NbMetadataCollector
+
+NOTEBOOK_BRANCH = "notebooks"
 
 
 def _cores():
@@ -23,7 +31,14 @@ def _cores():
         return os.cpu_count() or 1
 
 
-class RuntimeNote(SphinxPostTransform):
+def colab_url(repository_url, docname):
+    """Where Colab opens the notebook version of ``docname`` (e.g. ``book/em``)."""
+    repo = repository_url.rstrip("/").removeprefix("https://github.com/")
+    return (f"https://colab.research.google.com/github/{repo}/blob/"
+            f"{NOTEBOOK_BRANCH}/{posixpath.normpath(docname)}.ipynb")
+
+
+class ChapterNote(SphinxPostTransform):
     """Insert the note after the first title of a document that was executed."""
 
     default_priority = 8
@@ -42,10 +57,18 @@ class RuntimeNote(SphinxPostTransform):
                     f"core{'s' if cores > 1 else ''} (measured when this page was built).")
         else:
             text = "This chapter failed to run when the page was built."
-        note = nodes.paragraph(text=text, classes=["runtime-note"])
+        note = nodes.paragraph(classes=["runtime-note"])
+        note += nodes.Text(text)
+        repository = (self.config.html_theme_options or {}).get("repository_url")
+        if repository:
+            note += nodes.Text(" ")
+            note += nodes.reference("", "Open it in Colab",
+                                    refuri=colab_url(repository, self.env.docname),
+                                    classes=["colab-link"])
+            note += nodes.Text(".")
         section.insert(1, note)  # right after the title
 
 
 def setup(app):
-    app.add_post_transform(RuntimeNote)
+    app.add_post_transform(ChapterNote)
     return {"parallel_read_safe": True, "parallel_write_safe": True}

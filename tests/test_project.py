@@ -78,7 +78,10 @@ def test_book_config_fails_on_errors_and_renders_math_offline():
     assert config["only_build_toc_files"] is True
     assert "sphinx-mathjax-offline" in config["sphinx"]["extra_extensions"]
     assert {"dollarmath", "amsmath", "colon_fence"} <= set(config["parse"]["myst_enable_extensions"])
-    assert config["launch_buttons"]["binderhub_url"] and config["launch_buttons"]["colab_url"]
+    assert config["launch_buttons"]["binderhub_url"]
+    # Colab cannot open Markdown notebooks: no Colab button, a link to the .ipynb instead
+    assert not config["launch_buttons"].get("colab_url")
+    assert config["sphinx"]["local_extensions"] == {"runtime_note": "_ext/"}
     assert config["bibtex_bibfiles"] == ["references.bib"]
 
 
@@ -177,11 +180,9 @@ def _top_level_imports(source):
     return modules
 
 
-def test_every_chapter_import_is_installed_by_environment_yml():
-    """What Binder installs is enough to run every chapter top to bottom."""
+def _assert_chapter_imports_covered(declared, where):
     import importlib.metadata
 
-    declared = _environment_distributions() | {"latent-notes"}
     # installed with what is declared (ipykernel brings IPython)
     provided_by = {"ipython": "ipykernel"}
     owners = importlib.metadata.packages_distributions()
@@ -194,7 +195,21 @@ def test_every_chapter_import_is_installed_by_environment_yml():
                 dists = {"latent-notes"}
             assert dists, f"{name}: cannot tell which distribution provides {module!r}"
             dists = {provided_by.get(d, d) for d in dists}
-            assert dists & declared, f"{name} imports {module!r} ({dists}), not in environment.yml"
+            assert dists & declared, f"{name} imports {module!r} ({dists}), not in {where}"
+
+
+def test_every_chapter_import_is_installed_by_environment_yml():
+    """What Binder installs is enough to run every chapter top to bottom."""
+    _assert_chapter_imports_covered(_environment_distributions() | {"latent-notes"}, "environment.yml")
+
+
+def test_chapters_extra_covers_every_chapter_import():
+    """What the Colab install cell installs (`latent-notes[chapters]`) runs every chapter."""
+    project = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]
+    declared = {_split_requirement(r)[0]
+                for r in project["dependencies"] + project["optional-dependencies"]["chapters"]}
+    # a Jupyter kernel (Colab's, or any) has IPython already
+    _assert_chapter_imports_covered(declared | {"latent-notes", "ipykernel"}, "latent-notes[chapters]")
 
 
 def test_first_cell_installs_the_package_when_missing():
@@ -206,6 +221,8 @@ def test_first_cell_installs_the_package_when_missing():
         assert "hide-input" in first.metadata.get("tags", []), name
         assert "import latent_notes" in first.source and "except ImportError" in first.source, name
         assert f"git+{repo}" in first.source and "%pip install" in first.source, name
+        assert "latent-notes[chapters]" in first.source, name
+
 
 
 def test_every_chapter_has_exercises_with_hidden_solutions():
@@ -270,6 +287,14 @@ def test_pages_workflow_builds_with_the_readme_command_and_deploys():
     cached = [step["with"]["path"] for job in workflow["jobs"].values() for step in job["steps"]
               if step.get("uses", "").startswith("actions/cache")]
     assert "~/.cache/pip" in cached and "_build/.jupyter_cache" in cached
+    # the chapters as .ipynb on the branch the Colab links point to
+    sys.path.insert(0, str(ROOT / "_ext"))
+    from runtime_note import NOTEBOOK_BRANCH, colab_url
+
+    publish = next(r for r in runs if "jupytext" in r)
+    assert f"git push" in publish and NOTEBOOK_BRANCH in publish
+    assert colab_url("https://github.com/o/r", "book/em") == \
+        f"https://colab.research.google.com/github/o/r/blob/{NOTEBOOK_BRANCH}/book/em.ipynb"
 
 
 def test_pull_request_workflow_runs_the_ci_script():

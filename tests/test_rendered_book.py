@@ -142,6 +142,12 @@ def test_page_renders_for_a_reader(page):
     assert "$$" not in text, f"{page}: raw $$ left in the text"
     assert not parsed.bad_outputs, f"{page}: error or warning output: {parsed.bad_outputs[:3]}"
     assert shot.stat().st_size > 10_000, f"{page}: the screenshot is blank"
+    if "kernelspec:" in (ROOT / f"{page}.md").read_text()[:600]:
+        # an executed chapter says how long it ran and links to its notebook on Colab
+        assert "Runs in about" in text, f"{page}: no runtime line"
+        assert any(link.startswith("https://colab.research.google.com/github/")
+                   and link.endswith(f"/{page}.ipynb") for link in parsed.links), \
+            f"{page}: no Colab link"
 
 
 @pytest.mark.parametrize("page", _toc_pages())
