@@ -150,19 +150,25 @@ def test_page_renders_for_a_reader(page):
             f"{page}: no Colab link"
 
 
+def _local_files(page, urls):
+    """``(url, fragment, path)`` for each URL of ``page`` that points inside the site."""
+    base = (HTML / f"{page}.html").parent
+    for url in urls:
+        parts = urlsplit(url)
+        if parts.scheme or url.startswith(("mailto:", "javascript:")):
+            continue
+        path = (base / unquote(parts.path)).resolve() if parts.path else (HTML / f"{page}.html").resolve()
+        yield url, parts.fragment, path / "index.html" if path.is_dir() else path
+
+
 @pytest.mark.parametrize("page", _toc_pages())
 def test_page_images_load(page):
     from PIL import Image
 
     parsed, _ = _parsed(page)
-    base = (HTML / f"{page}.html").parent
-    for src in parsed.images:
-        parts = urlsplit(src)
-        if parts.scheme in ("http", "https"):
-            pytest.fail(f"{page}: image from the network: {src}")
-        if parts.scheme == "data":
-            continue
-        path = (base / unquote(parts.path)).resolve()
+    remote = [src for src in parsed.images if urlsplit(src).scheme in ("http", "https")]
+    assert not remote, f"{page}: images from the network: {remote}"
+    for src, _, path in _local_files(page, [s for s in parsed.images if not s.startswith("data:")]):
         assert path.is_file(), f"{page}: missing image {src}"
         if path.suffix.lower() != ".svg":
             with Image.open(path) as image:
@@ -172,16 +178,9 @@ def test_page_images_load(page):
 @pytest.mark.parametrize("page", _toc_pages())
 def test_page_internal_links_resolve(page):
     parsed, _ = _parsed(page)
-    base = (HTML / f"{page}.html").parent
-    for href in parsed.links:
-        parts = urlsplit(href)
-        if parts.scheme or href.startswith(("mailto:", "javascript:")):
-            continue
-        target = (base / unquote(parts.path)).resolve() if parts.path else HTML / f"{page}.html"
-        if target.is_dir():
-            target = target / "index.html"
+    for href, fragment, target in _local_files(page, parsed.links):
         assert target.is_file(), f"{page}: broken link {href}"
-        if parts.fragment and target.suffix == ".html":
+        if fragment and target.suffix == ".html":
             ids = parsed.ids if target == (HTML / f"{page}.html").resolve() else \
                 set(re.findall(r'\sid="([^"]+)"', target.read_text(errors="replace")))
-            assert parts.fragment in ids, f"{page}: link {href} points to a missing anchor"
+            assert fragment in ids, f"{page}: link {href} points to a missing anchor"
