@@ -16,6 +16,7 @@ __all__ = [
     "make_gaussian_mixture",
     "make_weight_height",
     "WeightHeight",
+    "weight_height_sex_proba",
     "make_gmlc",
     "bayes_optimal_proba",
     "GMLCData",
@@ -106,11 +107,49 @@ def make_weight_height(n_samples=1000, random_state=None):
     _check_n_samples(n_samples)
     rng = check_random_state(random_state)
     sex = rng.integers(0, 2, size=n_samples)
-    height = np.where(sex == 0, 164.0, 177.0) + np.where(sex == 0, 6.5, 7.0) * rng.standard_normal(n_samples)
-    slope = np.where(sex == 0, 0.8, 0.95)
-    intercept = np.where(sex == 0, -68.0, -85.0)
-    weight = intercept + slope * height + 8.0 * rng.standard_normal(n_samples)
+    p = {name: np.asarray(values)[sex] for name, values in _WEIGHT_HEIGHT.items()}
+    height = p["height_mean"] + p["height_sd"] * rng.standard_normal(n_samples)
+    weight = p["intercept"] + p["slope"] * height + p["weight_sd"] * rng.standard_normal(n_samples)
     return WeightHeight(weight=weight, height=height, sex=sex)
+
+
+# The simulation's parameters, per sex (index 0 or 1).
+_WEIGHT_HEIGHT = {"height_mean": (164.0, 177.0), "height_sd": (6.5, 7.0),
+                  "slope": (0.8, 0.95), "intercept": (-68.0, -85.0), "weight_sd": (8.0, 8.0)}
+
+
+def weight_height_sex_proba(weight, height):
+    """``P(Z = 1 | weight, height)`` under the true model of :func:`make_weight_height`.
+
+    Given the sex, (weight, height) is bivariate normal with a full covariance
+    (weight is linear in height plus noise), so the Bayes-optimal guess of the
+    sex, ``proba > 1/2``, sets the best agreement any grouping can reach.
+
+    Parameters
+    ----------
+    weight, height : array-like of shape (n,)
+        In kg and cm.
+
+    Returns
+    -------
+    ndarray of shape (n,)
+    """
+    weight = np.asarray(weight, dtype=float)
+    height = np.asarray(height, dtype=float)
+    if weight.ndim != 1 or weight.shape != height.shape:
+        raise ValueError("weight and height must be 1-D arrays of the same length; got "
+                         f"shapes {weight.shape} and {height.shape}")
+    if not (np.all(np.isfinite(weight)) and np.all(np.isfinite(height))):
+        raise ValueError("weight and height must be finite")
+    log_joint = []
+    for z in (0, 1):
+        p = {name: values[z] for name, values in _WEIGHT_HEIGHT.items()}
+        # height ~ N(m, s^2); weight | height ~ N(a + b height, sw^2)
+        log_h = -0.5 * ((height - p["height_mean"]) / p["height_sd"]) ** 2 - np.log(p["height_sd"])
+        resid = weight - p["intercept"] - p["slope"] * height
+        log_w = -0.5 * (resid / p["weight_sd"]) ** 2 - np.log(p["weight_sd"])
+        log_joint.append(np.log(0.5) + log_h + log_w)
+    return 1.0 / (1.0 + np.exp(np.clip(log_joint[0] - log_joint[1], -700, 700)))
 
 
 class GMLCParams(NamedTuple):

@@ -70,3 +70,30 @@ def test_plot_log_likelihood():
     np.testing.assert_allclose(ax.lines[0].get_ydata(), [-5.0, -2.5, -2.0])
     assert "per sample" in ax.get_ylabel()
     plt.close(fig)
+
+
+def test_weight_height_sex_proba_is_the_true_posterior():
+    """Checked against the bivariate normal each sex implies, written out by hand:
+    mean (a + b m, m), covariance [[b^2 s^2 + sw^2, b s^2], [b s^2, s^2]]."""
+    from scipy.stats import multivariate_normal
+
+    from latent_notes.datasets import weight_height_sex_proba
+
+    people = make_weight_height(500, random_state=3)
+    params = {0: (164.0, 6.5, 0.8, -68.0), 1: (177.0, 7.0, 0.95, -85.0)}
+    dens = {}
+    for sex, (m, s, b, a) in params.items():
+        cov = [[b**2 * s**2 + 64.0, b * s**2], [b * s**2, s**2]]
+        dens[sex] = multivariate_normal([a + b * m, m], cov).pdf(np.c_[people.weight, people.height])
+    expected = dens[1] / (dens[0] + dens[1])
+    np.testing.assert_allclose(weight_height_sex_proba(people.weight, people.height), expected,
+                               rtol=1e-9, atol=1e-12)
+    # calibrated on a large sample: among people given 0.2-0.4, Z = 1 about 30% of the time
+    big = make_weight_height(200_000, random_state=4)
+    proba = weight_height_sex_proba(big.weight, big.height)
+    band = (proba > 0.2) & (proba < 0.4)
+    assert abs(big.sex[band].mean() - proba[band].mean()) < 0.01
+    with pytest.raises(ValueError, match="same length"):
+        weight_height_sex_proba([60.0, 70.0], [170.0])
+    with pytest.raises(ValueError, match="finite"):
+        weight_height_sex_proba([np.nan], [170.0])
