@@ -8,6 +8,7 @@ the decoder maps the grid of codes back to 8 x 8 Bernoulli logits.
 
 from __future__ import annotations
 
+import math
 from typing import NamedTuple
 
 import torch
@@ -17,6 +18,7 @@ from torch.nn import functional as F
 from .vq import VectorQuantizer, VectorQuantizerEMA, VQOutput
 
 __all__ = ["VQVAE", "VQVAEOutput", "VQVAELoss", "vqvae_loss", "code_usage",
+           "VQVAEBound", "vqvae_bound",
            "ProfileVQVAE", "ProfileVQVAEOutput", "profile_vqvae_loss"]
 
 
@@ -133,6 +135,63 @@ def vqvae_loss(model, x):
     codebook = positions * out.vq.codebook_loss
     commitment = positions * out.vq.commitment_loss
     return VQVAELoss(reconstruction + codebook + commitment, reconstruction, codebook, commitment)
+
+
+class VQVAEBound(NamedTuple):
+    """Per-image evidence lower bound of a VQ-VAE and its two parts, in nats (see :func:`vqvae_bound`)."""
+
+    elbo: torch.Tensor
+    reconstruction: torch.Tensor
+    kl: torch.Tensor
+
+
+@torch.no_grad()
+def vqvae_bound(model, x, log_prior=None):
+    """The VQ-VAE's lower bound on ``log p(x)``, per image.
+
+    The posterior ``q(z | x)`` puts all its mass on the nearest-code grid
+    ``z(x)`` (eq. :math:numref:`vq-nearest`), so ``E_q[log q] = 0`` and
+
+    ``ELBO(x) = log p(x | z_q(x)) - KL(q(z | x) || p(z))``,
+    ``KL = -log p(z(x))``.
+
+    With the uniform prior over ``K`` codes at each of the 16 positions the KL
+    is ``16 log K`` for every image (eq. :math:numref:`vq-kl`, per position
+    ``log K``); a learned prior replaces it by the prior's negative
+    log-probability of the code grid.
+
+    Parameters
+    ----------
+    model : VQVAE
+    x : torch.Tensor of shape (batch, 64) or (batch, 1, 8, 8)
+        Binary images (the decoder is Bernoulli).
+    log_prior : callable, optional
+        ``log_prior(indices)`` with ``indices`` of shape (batch, 4, 4) returns
+        ``log p(z)`` per grid, shape (batch,) (for example a PixelCNN's
+        ``log_prob``). Uniform over the codes by default.
+
+    Returns
+    -------
+    VQVAEBound
+        ``elbo``, ``reconstruction`` (``log p(x | z_q)``) and ``kl``, each of
+        shape (batch,).
+    """
+    images = VQVAE._as_images(x)
+    indices = model.encode(images)
+    logits = model.decoder(model.quantizer.codebook[indices].permute(0, 3, 1, 2)).flatten(1)
+    reconstruction = -F.binary_cross_entropy_with_logits(
+        logits, images.flatten(1), reduction="none").sum(1)
+    if log_prior is None:
+        positions = indices[0].numel()
+        kl = torch.full_like(reconstruction, positions * math.log(model.quantizer.num_codes))
+    else:
+        log_p = log_prior(indices)
+        if not isinstance(log_p, torch.Tensor) or log_p.shape != reconstruction.shape:
+            raise ValueError("log_prior(indices) must return a tensor of shape "
+                             f"{tuple(reconstruction.shape)}; got "
+                             f"{getattr(log_p, 'shape', type(log_p).__name__)}")
+        kl = -log_p.to(reconstruction)
+    return VQVAEBound(reconstruction - kl, reconstruction, kl)
 
 
 @torch.no_grad()
