@@ -295,10 +295,13 @@ class _GatedLayer(nn.Module):
 class GatedPixelCNN(_Autoregressive):
     """Gated PixelCNN (van den Oord et al., 2016b): no blind spot.
 
-    A vertical stack sees every row above the current one (within its growing
-    window); shifted down by one row it feeds a horizontal stack that sees the
-    current row to the left. Units are gated, ``tanh(a) * sigmoid(b)``; the
-    horizontal stack has residual connections.
+    A vertical stack convolves the current row and the rows above it (on both
+    sides of the column, within a window that grows with depth); its features
+    at ``(r, c)`` therefore see row ``r`` itself. Only a copy shifted down by
+    one row reaches the horizontal stack, which sees the current row to the
+    left and produces the output, so the output at ``(r, c)`` depends on rows
+    above and on pixels to the left only. Units are gated,
+    ``tanh(a) * sigmoid(b)``; the horizontal stack has residual connections.
 
     Parameters
     ----------
