@@ -2,7 +2,7 @@
 
 The linear-Gaussian model (probabilistic PCA)::
 
-    z ~ N(0, I_q)
+    z ~ N(0, I_dz)       (dz: the latent dimension)
     x | z ~ N(W z + b, s2 I_D)
 
 has ``p(x) = N(b, W W^T + s2 I)`` and a Gaussian posterior ``p(z | x)`` in
@@ -24,20 +24,20 @@ def gaussian_kl_full(m1, S1, m2, S2):
 
     Parameters
     ----------
-    m1, m2 : ndarray of shape (n, q)
-    S1, S2 : ndarray of shape (q, q)
+    m1, m2 : ndarray of shape (n, dz)
+    S1, S2 : ndarray of shape (dz, dz)
 
     Returns
     -------
     ndarray of shape (n,)
     """
-    q = S1.shape[0]
+    dz = S1.shape[0]
     S2_inv = np.linalg.inv(S2)
     diff = m2 - m1
     _, logdet1 = np.linalg.slogdet(S1)
     _, logdet2 = np.linalg.slogdet(S2)
     maha = np.einsum("ni,ij,nj->n", diff, S2_inv, diff)
-    return 0.5 * (np.trace(S2_inv @ S1) + maha - q + logdet2 - logdet1)
+    return 0.5 * (np.trace(S2_inv @ S1) + maha - dz + logdet2 - logdet1)
 
 
 class LinearGaussianModel:
@@ -45,7 +45,7 @@ class LinearGaussianModel:
 
     Parameters
     ----------
-    W : ndarray of shape (D, q)
+    W : ndarray of shape (D, dz)
     b : ndarray of shape (D,)
     noise_var : float
     """
@@ -55,7 +55,7 @@ class LinearGaussianModel:
         self.b = np.asarray(b, dtype=float)
         self.noise_var = float(noise_var)
         if self.W.ndim != 2 or self.b.shape != (self.W.shape[0],):
-            raise ValueError(f"W must be (D, q) and b (D,); got {self.W.shape} and {self.b.shape}")
+            raise ValueError(f"W must be (D, dz) and b (D,); got {self.W.shape} and {self.b.shape}")
         if not self.noise_var > 0:
             raise ValueError(f"noise_var must be positive; got {noise_var!r}")
 
@@ -85,8 +85,8 @@ class LinearGaussianModel:
     def posterior(self, x):
         """The exact posterior ``p(z | x) = N(mean, cov)``: means per row, one covariance."""
         x = self._check_x(x)
-        q = self.W.shape[1]
-        cov = np.linalg.inv(np.eye(q) + self.W.T @ self.W / self.noise_var)
+        dz = self.W.shape[1]
+        cov = np.linalg.inv(np.eye(dz) + self.W.T @ self.W / self.noise_var)
         mean = (x - self.b) @ self.W @ cov.T / self.noise_var
         return mean, cov
 
@@ -97,13 +97,13 @@ class LinearGaussianModel:
         """
         x = self._check_x(x)
         q_mean = np.atleast_2d(q_mean)
-        D, q = self.W.shape
+        D, dz = self.W.shape
         resid = x - q_mean @ self.W.T - self.b
         expected_sq = np.sum(resid ** 2, axis=1) + np.trace(self.W @ q_cov @ self.W.T)
         log_lik = -0.5 * (D * np.log(2 * np.pi * self.noise_var) + expected_sq / self.noise_var)
-        log_prior = -0.5 * (q * _LOG_2PI + np.sum(q_mean ** 2, axis=1) + np.trace(q_cov))
+        log_prior = -0.5 * (dz * _LOG_2PI + np.sum(q_mean ** 2, axis=1) + np.trace(q_cov))
         _, logdet = np.linalg.slogdet(q_cov)
-        entropy = 0.5 * (q * (1 + _LOG_2PI) + logdet)
+        entropy = 0.5 * (dz * (1 + _LOG_2PI) + logdet)
         return log_lik + log_prior + entropy
 
     def elbo_monte_carlo(self, x, q_mean, q_cov, n_samples, random_state=None):
@@ -111,13 +111,13 @@ class LinearGaussianModel:
         x = self._check_x(x)
         rng = np.random.default_rng(random_state)
         q_mean = np.atleast_2d(q_mean)
-        D, q = self.W.shape
+        D, dz = self.W.shape
         L = np.linalg.cholesky(q_cov)
-        eps = rng.standard_normal((n_samples, x.shape[0], q))
+        eps = rng.standard_normal((n_samples, x.shape[0], dz))
         z = q_mean + eps @ L.T
         resid = x - z @ self.W.T - self.b
         log_lik = -0.5 * (D * np.log(2 * np.pi * self.noise_var) + np.sum(resid ** 2, -1) / self.noise_var)
-        log_prior = -0.5 * (q * _LOG_2PI + np.sum(z ** 2, -1))
+        log_prior = -0.5 * (dz * _LOG_2PI + np.sum(z ** 2, -1))
         _, logdet = np.linalg.slogdet(q_cov)
-        log_q = -0.5 * (q * _LOG_2PI + logdet + np.sum(eps ** 2, -1))
+        log_q = -0.5 * (dz * _LOG_2PI + logdet + np.sum(eps ** 2, -1))
         return np.mean(log_lik + log_prior - log_q, axis=0)
