@@ -21,6 +21,18 @@ class AuthorYearLabelStyle(BaseLabelStyle):
     """"Surname, year", "Surname and Other, year" or "Surname et al., year"."""
 
     def format_labels(self, sorted_entries):
+        labels = list(self._labels(sorted_entries))
+        # Two works with the same authors and year would share a label: give
+        # them a letter (the bibliography should spell "2016a" in its year
+        # field so that in-text citations agree).
+        for label in set(labels):
+            where = [i for i, other in enumerate(labels) if other == label]
+            if len(where) > 1:
+                for letter, i in zip("abcdefghijklmnopqrstuvwxyz", where):
+                    labels[i] = label + letter
+        return iter(labels)
+
+    def _labels(self, sorted_entries):
         for entry in sorted_entries:
             people = entry.persons.get("author") or entry.persons.get("editor") or []
             names = [_surname(p).replace("{", "").replace("}", "") for p in people]
