@@ -81,7 +81,7 @@ def test_book_config_fails_on_errors_and_renders_math_offline():
     assert config["launch_buttons"]["binderhub_url"]
     # Colab cannot open Markdown notebooks: no Colab button, a link to the .ipynb instead
     assert not config["launch_buttons"].get("colab_url")
-    assert config["sphinx"]["local_extensions"] == {"runtime_note": "_ext/"}
+    assert config["sphinx"]["local_extensions"] == {"runtime_note": "_ext/", "authoryear_bib": "_ext/"}
     assert config["bibtex_bibfiles"] == ["references.bib"]
 
 
