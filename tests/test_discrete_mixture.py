@@ -4,6 +4,7 @@ import numpy as np
 import pytest
 from scipy.stats import dirichlet_multinomial
 
+import checks
 from latent_notes.discrete_mixture import (
     CategoricalMixture,
     DirichletMultinomialMixture,
@@ -12,22 +13,7 @@ from latent_notes.discrete_mixture import (
 from latent_notes.em import ConvergenceWarning, q_function
 
 
-def _categorical_data(n=400, seed=0):
-    rng = np.random.default_rng(seed)
-    probs = rng.dirichlet(np.full(4, 0.3), size=(3, 6))  # (K, d, L)
-    z = rng.integers(3, size=n)
-    u = rng.uniform(size=(n, 6, 1))
-    X = (u > np.cumsum(probs[z], axis=2)).sum(axis=2)
-    return np.minimum(X, 3).astype(float), z
-
-
-def _count_data(n=300, d=12, seed=0):
-    rng = np.random.default_rng(seed)
-    alphas = rng.gamma(0.5, 2.0, size=(3, d)) + 0.05
-    z = rng.integers(3, size=n)
-    totals = rng.integers(50, 500, size=n)
-    X = np.array([rng.multinomial(t, rng.dirichlet(alphas[k])) for t, k in zip(totals, z)])
-    return X.astype(float), z
+_categorical_data, _count_data = checks.categorical_data, checks.count_data
 
 
 # ---------------------------------------------------------------- categorical
@@ -41,10 +27,12 @@ def test_categorical_em_is_monotone_and_responsibilities_sum_to_one():
 
 
 def test_categorical_history_is_the_penalised_log_likelihood():
-    X, _ = _categorical_data()
-    model = CategoricalMixture(3, alpha=0.5, random_state=0).fit(X)
-    penalised = model.score_samples(X).sum() + 0.5 * model.log_probs_.sum()
-    assert np.isclose(model.log_likelihood_history_[-1], penalised)
+    checks.check_categorical_history_is_penalised()
+
+
+def test_categorical_m_step_is_the_map_formula():
+    """theta_kjl = (sum_i r_ik [x_ij = l] + alpha) / (N_k + L alpha) by hand, and no other table is better."""
+    checks.check_categorical_m_step()
 
 
 @pytest.mark.filterwarnings("ignore::latent_notes.em.ConvergenceWarning")
@@ -120,6 +108,12 @@ def test_categorical_bad_parameters_and_levels():
 
 
 # ----------------------------------------------------- Dirichlet-multinomial
+def test_dm_log_likelihood_is_comparable_with_a_multinomial():
+    """The multinomial coefficient is in: against scipy's Dirichlet-multinomial and, as the
+    precision grows, against scipy's multinomial, for the function and the mixture."""
+    checks.check_dm_log_likelihood()
+
+
 def test_dm_logpmf_matches_scipy():
     X, _ = _count_data(n=20)
     alpha = np.random.default_rng(0).uniform(0.05, 5.0, size=X.shape[1])
@@ -167,6 +161,11 @@ def test_dm_fixed_point_step_increases_weighted_likelihood():
         model._m_step(resp, X)
         after = [resp[:, k] @ dirichlet_multinomial_logpmf(X, model.alphas_[k]) for k in range(2)]
         assert all(a >= b - 1e-9 for a, b in zip(after, before))
+
+
+def test_dm_fixed_point_converges_to_the_weighted_maximiser():
+    """Many updates reach a stationary point of sum_i r_i log DM(x_i | alpha) (autograd gradient 0)."""
+    checks.check_dm_fixed_point()
 
 
 def test_dm_absent_taxon_hits_the_floor_not_zero():

@@ -4,14 +4,13 @@ import warnings
 
 import numpy as np
 import pytest
-import torch
 from sklearn.metrics import adjusted_rand_score
 from sklearn.mixture import GaussianMixture as SklearnGaussianMixture
 
+import checks
 from latent_notes import ConvergenceWarning, GaussianMixture
 from sklearn.exceptions import NotFittedError
 from latent_notes.datasets import make_gaussian_mixture
-from latent_notes.em import q_function
 from latent_notes.mixture import kmeans
 
 COVARIANCE_TYPES = ["spherical", "diag"]
@@ -23,65 +22,23 @@ def data():
     return X, z
 
 
-def torch_q(X, resp, logits, means, log_var, covariance_type):
-    """Q(theta_hat, theta) written independently in torch (eq. em-gmm-q)."""
-    X, resp = torch.as_tensor(X), torch.as_tensor(resp)
-    log_pi = torch.log_softmax(logits, dim=0)
-    sq = (X[:, None, :] - means[None, :, :]) ** 2  # (n, K, d)
-    d = X.shape[1]
-    if covariance_type == "spherical":
-        log_n = -0.5 * (d * np.log(2 * np.pi) + d * log_var[None, :] + sq.sum(-1) / torch.exp(log_var)[None, :])
-    else:
-        log_n = -0.5 * (d * np.log(2 * np.pi) + log_var.sum(-1)[None, :]
-                        + (sq / torch.exp(log_var)[None]).sum(-1))
-    return (resp * (log_pi[None, :] + log_n)).sum()
-
-
 @pytest.mark.parametrize("covariance_type", COVARIANCE_TYPES)
-def test_m_step_is_stationary_point_of_q(data, covariance_type):
-    """Autograd gradient of Q at the M-step solution is zero (errata 3: the M-step is an argmax)."""
-    X, _ = data
-    rng = np.random.default_rng(0)
-    resp = rng.dirichlet(np.ones(3), size=len(X))  # arbitrary responsibilities
-    gm = GaussianMixture(3, covariance_type=covariance_type, var_floor=0.0).m_step(X, resp)
-    # Softmax logits for the weights (the simplex constraint), log-variances for positivity.
-    logits = torch.tensor(np.log(gm.weights_), requires_grad=True)
-    means = torch.tensor(gm.means_, requires_grad=True)
-    log_var = torch.tensor(np.log(gm.variances_), requires_grad=True)
-    q = torch_q(X, resp, logits, means, log_var, covariance_type)
-    q.backward()
-    assert np.isclose(q.item(), q_function(gm.log_joint(X), resp), rtol=1e-10)
-    for name, p in [("logits", logits), ("means", means), ("log_var", log_var)]:
-        assert p.grad.abs().max().item() < 1e-8 * len(X), (name, p.grad)
-    # And it is a maximum, not a saddle: random perturbations all lower Q.
-    q_star = q.item()
-    torch.manual_seed(0)
-    for _ in range(200):
-        with torch.no_grad():
-            q_other = torch_q(X, resp,
-                              logits + 0.05 * torch.randn_like(logits),
-                              means + 0.05 * torch.randn_like(means),
-                              log_var + 0.05 * torch.randn_like(log_var),
-                              covariance_type)
-        assert q_other.item() < q_star
+def test_m_step_is_stationary_point_of_q(covariance_type):
+    """Autograd gradient of Q at the M-step solution is zero (errata 3: the M-step is an argmax).
+
+    Q is written independently in torch (eq. em-gmm-q); random perturbations all lower it,
+    and the weights are N_k / n.
+    """
+    checks.check_m_step_is_the_argmax_of_q(covariance_type)
 
 
 def test_spherical_variance_divides_by_d():
     """Errata 6: sigma_k^2 = sum_i tau_ik ||x_i - mu_k||^2 / (d sum_i tau_ik)."""
-    rng = np.random.default_rng(3)
-    X = rng.normal(size=(100, 4)) * np.array([1.0, 2.0, 3.0, 4.0])
-    resp = rng.dirichlet(np.ones(2), size=100)
-    gm = GaussianMixture(2, var_floor=0.0).m_step(X, resp)
-    nk = resp.sum(axis=0)
-    for k in range(2):
-        mu = resp[:, k] @ X / nk[k]
-        expected = resp[:, k] @ np.sum((X - mu) ** 2, axis=1) / (X.shape[1] * nk[k])
-        assert np.isclose(gm.variances_[k], expected, rtol=1e-12)
-        # The report's elementwise formula is the diagonal M-step, not this one.
-        report = resp[:, k] @ (X - mu) ** 2 / nk[k]
-        assert not np.allclose(report, gm.variances_[k])
-        diag = GaussianMixture(2, covariance_type="diag", var_floor=0.0).m_step(X, resp)
-        assert np.allclose(diag.variances_[k], report, rtol=1e-12)
+    checks.check_spherical_variance_divides_by_d()
+
+
+def test_log_joint_is_log_weight_plus_scipy_log_density():
+    checks.check_gaussian_log_joint()
 
 
 @pytest.mark.parametrize("covariance_type", COVARIANCE_TYPES)
@@ -173,6 +130,7 @@ def test_kmeans_finds_the_clusters_and_is_reproducible(data):
     assert centers.shape == (3, 2) and labels.shape == (len(X),)
     assert adjusted_rand_score(z, labels) > 0.7
     np.testing.assert_array_equal(labels, kmeans(X, 3, random_state=0)[1])
+    checks.check_kmeans_is_a_lloyd_fixed_point()
     with pytest.raises(ValueError, match="n_clusters"):
         kmeans(X, 0)
 

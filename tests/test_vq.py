@@ -2,10 +2,10 @@
 
 import math
 
-import numpy as np
 import pytest
 import torch
 
+import checks
 from latent_notes.datasets import load_digits
 from latent_notes.training import seed_everything, train
 from latent_notes.vq import VectorQuantizer, VectorQuantizerEMA, perplexity
@@ -20,12 +20,8 @@ def make_vq(beta=0.25, K=16, D=4, seed=0):
 
 
 def test_straight_through_gradient_equals_upstream_gradient():
-    vq = make_vq()
-    z_e = torch.randn(3, 5, 4, requires_grad=True)
-    out = vq(z_e)
-    upstream = torch.randn_like(out.quantized)
-    (out.quantized * upstream).sum().backward()
-    assert torch.equal(z_e.grad, upstream)
+    """Eq. vq-straight-through; also in a whole VQ-VAE, the reconstruction loss reaches the encoder."""
+    checks.check_straight_through()
 
 
 def test_reconstruction_loss_gives_the_codebook_zero_gradient():
@@ -36,17 +32,8 @@ def test_reconstruction_loss_gives_the_codebook_zero_gradient():
 
 
 def test_codebook_loss_gives_the_encoder_zero_gradient():
-    vq = make_vq()
-    z_e = torch.randn(50, 4, requires_grad=True)
-    vq(z_e).codebook_loss.backward()
-    assert z_e.grad is None
-    assert vq.codebook.grad.abs().sum() > 0
-    # Its gradient in a chosen code e_k is 2 (e_k - mean of its vectors) * (share of the vectors).
-    out = vq(z_e.detach())
-    k = int(out.indices[0])
-    members = z_e.detach()[out.indices == k]
-    expected = 2 * (vq.codebook.detach()[k] - members.mean(0)) * len(members) / len(z_e)
-    assert torch.allclose(vq.codebook.grad[k], expected, atol=1e-6)
+    """Its gradient in a chosen code e_k is 2 (e_k - mean of its vectors) * (share of the vectors)."""
+    checks.check_codebook_loss()
 
 
 def test_beta_scales_only_the_encoders_commitment_gradient():
@@ -59,17 +46,12 @@ def test_beta_scales_only_the_encoders_commitment_gradient():
         grads[beta] = z_e.grad
     assert torch.allclose(grads[1.0], 4 * grads[0.25])
     assert grads[1.0].abs().sum() > 0
+    # value, sign and size: 2 beta (z_e - e) / N, a pull of each z_e towards its code
+    checks.check_commitment_loss()
 
 
 def test_nearest_code_equals_brute_force_argmin():
-    vq = make_vq(K=37, D=6)
-    z = torch.randn(2, 3, 50, 6)
-    out = vq(z)
-    flat = z.reshape(-1, 6).numpy()
-    book = vq.codebook.detach().numpy()
-    brute = np.array([np.argmin([np.sum((row - e) ** 2) for e in book]) for row in flat])
-    np.testing.assert_array_equal(out.indices.reshape(-1).numpy(), brute)
-    assert out.indices.shape == (2, 3, 50) and out.quantized.shape == z.shape
+    checks.check_nearest_code()
 
 
 def test_ema_with_decay_zero_is_one_lloyd_step():
@@ -82,6 +64,12 @@ def test_ema_with_decay_zero_is_one_lloyd_step():
     ema.train()
     ema(points)
     assert torch.allclose(ema.codebook, lloyd, atol=1e-5)
+
+
+@pytest.mark.parametrize("decay,epsilon", [(0.8, 0.1), (0.99, 1e-5), (0.5, 1.0)])
+def test_ema_with_decay_follows_the_moving_averages(decay, epsilon):
+    """decay > 0: moving counts and sums, Laplace-smoothed counts, checked by hand over several batches."""
+    checks.check_ema_moving_average(decay=decay, epsilon=epsilon)
 
 
 def test_ema_state_is_in_buffers_not_parameters_and_frozen_in_eval():
