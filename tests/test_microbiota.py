@@ -162,3 +162,18 @@ def test_profile_vqvae_shapes_and_errors():
         model(torch.ones(7, 5, dtype=torch.long))
     with pytest.raises(ValueError, match="num_codes"):
         ProfileVQVAE(5, num_codes=0)
+
+
+# ------------------------------------------------------------- study design
+def test_design_facts_the_chapter_reads_from_the_data(microcosm):
+    """Milk (L) is half the samples, one per udder quarter, never before calving (1S);
+    45 cows, 25 'plus' and 20 'minus', each in one lineage."""
+    _, metadata, _ = microcosm
+    milk = metadata["site"] == "L"
+    assert 0.45 < milk.mean() < 0.55
+    assert set(metadata.loc[milk, "name"].str[-1]) == {"A", "B", "C", "D"}
+    assert not (milk & (metadata["time"] == "1S")).any()
+    assert set(metadata["time"]) == {"1S", "1M", "3M", "7M"}
+    per_lineage = metadata.groupby("lineage")["animal"].nunique()
+    assert per_lineage.to_dict() == {"minus": 20, "plus": 25}
+    assert metadata.groupby("animal")["lineage"].nunique().max() == 1
