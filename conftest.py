@@ -13,13 +13,19 @@ from __future__ import annotations
 
 import os
 
-# Parallel workers (pytest-xdist) and the chapter kernels they start get one
-# thread each: with two workers on two cores, multi-threaded BLAS, OpenMP and
-# PyTorch in every process oversubscribe the cores, and a 30-second suite takes
-# a quarter of an hour. This must run before numpy or torch is imported.
-if os.environ.get("PYTEST_XDIST_WORKER"):
-    for _var in ("OMP_NUM_THREADS", "MKL_NUM_THREADS", "OPENBLAS_NUM_THREADS"):
-        os.environ.setdefault(_var, "1")
+# One thread policy for the tests, the chapters and the book build
+# (latent_notes.runtime): without it, multi-threaded BLAS, OpenMP and PyTorch
+# pools oversubscribe the cores and a 30-second suite takes a quarter of an
+# hour. Parallel workers (pytest-xdist) share the CPU quota between them; the
+# chapter kernels they start inherit the limit through the environment (a
+# chapter's own limit_threads() never raises it).
+from latent_notes.runtime import cpu_quota, limit_threads  # noqa: E402
+
+_workers = int(os.environ.get("PYTEST_XDIST_WORKER_COUNT") or 0)
+if os.environ.get("PYTEST_XDIST_WORKER") and _workers > 0:
+    limit_threads(max(1, cpu_quota() // _workers))
+else:
+    limit_threads()
 
 import jupytext  # noqa: E402
 import nbval.plugin as nbval_plugin  # noqa: E402

@@ -222,6 +222,8 @@ def test_first_cell_installs_the_package_when_missing():
         assert "import latent_notes" in first.source and "except ImportError" in first.source, name
         assert f"git+{repo}" in first.source and "%pip install" in first.source, name
         assert "latent-notes[chapters]" in first.source, name
+        # one thread policy for every chapter, applied before any computation
+        assert "limit_threads()" in first.source, name
 
 
 
