@@ -33,6 +33,19 @@ def check_array(X, name="X", n_features=None, estimator=None):
     TypeError
         If ``X`` is a sparse matrix (dense data are required).
     """
+    ndim = getattr(X, "ndim", None)
+    if isinstance(X, (list, tuple)):
+        try:
+            ndim = np.ndim(X)
+        except ValueError:  # ragged nested lists: scikit-learn's check explains
+            ndim = None
+    if ndim == 1:
+        # scikit-learn's message would print the whole array
+        raise ValueError(
+            f"Expected 2D array, got 1D array instead: {name} has shape ({len(X)},). "
+            f"Reshape your data either using {name}.reshape(-1, 1) if it has a single "
+            f"feature or {name}.reshape(1, -1) if it contains a single sample."
+        )
     arr = _sklearn_check_array(X, dtype=np.float64, input_name=name)
     if n_features is not None and arr.shape[1] != n_features:
         who = type(estimator).__name__ if estimator is not None else "the model"
@@ -67,10 +80,16 @@ def check_binary_target(y, n_samples):
             "Unknown label type: continuous. y must hold class labels, not a regression target"
         )
     classes = np.unique(y)
-    if y_type != "binary" or classes.size != 2:
+    if classes.size == 1:
         raise ValueError(
-            "Only binary classification is supported. The type of the target is "
-            f"{y_type}, with {classes.size} class(es): {classes[:10].tolist()}"
+            f"y holds one class only ({np.asarray(classes[0]).item()!r}); a binary "
+            "classifier needs samples of both classes"
+        )
+    if y_type != "binary" or classes.size != 2:
+        shown = ", ".join(repr(c) for c in classes[:10].tolist())
+        raise ValueError(
+            f"Only binary classification is supported; y has {classes.size} classes "
+            f"({shown}{', ...' if classes.size > 10 else ''})"
         )
     return classes, (y == classes[1]).astype(np.float64)
 

@@ -218,7 +218,7 @@ def test_string_labels_and_label_order(data):
         (lambda y: y + 0.5, "continuous"),
         (lambda y: y[:-1], "inconsistent numbers of samples"),
         (lambda y: np.where(np.arange(y.size) == 3, np.nan, y), "NaN"),
-        (lambda y: np.zeros_like(y), "Only binary classification"),
+        (lambda y: np.zeros_like(y), "one class only"),
         (lambda y: None, "requires y"),
     ],
 )

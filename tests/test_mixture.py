@@ -216,3 +216,11 @@ def test_unfitted_model_and_bad_responsibilities(data):
     gm = GaussianMixture(2, random_state=0).fit(X)
     with pytest.raises(ValueError, match="n_samples"):
         gm.sample(0)
+
+
+def test_one_dimensional_input_error_is_short_and_says_how_to_reshape():
+    """scikit-learn's own message prints the whole array; ours names its shape."""
+    with pytest.raises(ValueError) as info:
+        GaussianMixture(2).fit(np.arange(10_000.0))
+    message = str(info.value)
+    assert "(10000,)" in message and "reshape(-1, 1)" in message and len(message) < 300
