@@ -1,38 +1,55 @@
-# Two commands for everything:  make book   and   make test
+# Two commands for everything:  make book   and   make test   (make help lists the rest)
 # Both create the virtual environment $(VENV) on first use and reinstall when
 # pyproject.toml changes.
 
 PYTHON ?= python3
 VENV ?= .venv
 JOBS ?= 2
-# The CPU build of PyTorch, pinned; override for another platform, e.g.
-#   make test TORCH="torch==2.13.0 --index-url <your CPU wheel index>"
+# PyTorch, pinned. On Linux without an NVIDIA driver the CPU-only wheel is taken
+# from PyTorch's CPU index (a CUDA build is several GB); where that index cannot
+# be reached, pip's configured index is used instead. Override for another build:
+#   make test TORCH="torch==2.13.0" TORCH_INDEX=
 TORCH ?= torch==2.13.0
+TORCH_INDEX ?= https://download.pytorch.org/whl/cpu
 
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 
-.PHONY: book pdf test browser-test check bench clean
+.PHONY: help book pdf test browser-test check bench clean
+
+## help: list the targets
+help:
+	@grep -E '^## ' $(MAKEFILE_LIST) | sed 's/^## /  make /'
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install --quiet --upgrade pip
-	$(PY) -m pip install --quiet $(TORCH)
+	@if [ -n "$(TORCH_INDEX)" ] && [ "$$(uname -s)" = Linux ] && ! command -v nvidia-smi >/dev/null 2>&1; then \
+	  echo "$(PY) -m pip install $(TORCH) --index-url $(TORCH_INDEX)  (CPU-only build)"; \
+	  $(PY) -m pip install --quiet --timeout 10 --retries 1 $(TORCH) --index-url $(TORCH_INDEX) \
+	    || { echo "the CPU index cannot be reached: installing $(TORCH) from the default index"; \
+	         $(PY) -m pip install --quiet $(TORCH); }; \
+	else \
+	  echo "$(PY) -m pip install $(TORCH)"; $(PY) -m pip install --quiet $(TORCH); \
+	fi
 	$(PY) -m pip install --quiet -e ".[book,test]"
 	touch $(STAMP)
 
-## book: execute every chapter and write the HTML book to _build/html (warnings are errors)
+## book: execute every chapter and write the HTML book to _build/html (about 4 minutes on 2 cores)
+# --all: Sphinx would otherwise re-read (and so re-execute) only the chapters whose
+# source changed, and a change in latent_notes/ would leave old numbers in the book.
 book: $(STAMP)
-	$(VENV)/bin/jupyter-book build . -W -n --keep-going
+	$(VENV)/bin/jupyter-book build . --all -W -n --keep-going
+	@echo "The book: _build/html/index.html (chapters in _build/html/book/*.html)"
 
-## pdf: the whole book as one PDF, _build/latex/latent-notes.pdf (executes every chapter).
-# Needs TeX (Debian: texlive-xetex texlive-latex-extra texlive-fonts-recommended
-# texlive-plain-generic latexmk fonts-freefont-otf xindy); not part of CI.
+## pdf: the whole book as one PDF, _build/latex/latent-notes.pdf (needs TeX, see README)
+# Debian: texlive-xetex texlive-latex-extra texlive-fonts-recommended
+# texlive-plain-generic latexmk fonts-freefont-otf xindy; not part of CI.
 pdf: $(STAMP)
-	$(VENV)/bin/jupyter-book build . --builder pdflatex
+	$(VENV)/bin/jupyter-book build . --all --builder pdflatex
 
 ## test: unit tests and every chapter (nbval), in one pytest run
-# (conftest.py gives each parallel worker, and the kernels it starts, one thread.)
+# (conftest.py shares the CPU quota between the parallel workers; see latent_notes.runtime.)
 test: $(STAMP)
 	$(PY) -m pytest -n $(JOBS) --dist loadfile --durations=10
 
@@ -40,13 +57,16 @@ test: $(STAMP)
 browser-test: $(STAMP)
 	REQUIRE_BUILT_BOOK=1 $(PY) -m pytest tests/test_rendered_book.py -p no:xdist
 
-## check: what CI runs
+## check: what CI runs (test, book, browser-test)
 check: test book browser-test
 
-## bench: speed comparisons against reference libraries (by hand; see benchmarks/README.md)
+## bench: every benchmark of benchmarks/README.md, by hand (about 25 minutes on 2 cores)
 bench: $(STAMP)
 	$(PY) benchmarks/em_vs_sklearn.py
+	$(PY) benchmarks/gmlc_solvers.py
 	$(PY) benchmarks/pixelcnn_sampling.py
+	$(PY) benchmarks/chapter_runtime.py
 
+## clean: remove the built book and test caches
 clean:
 	rm -rf _build .pytest_cache .hypothesis
