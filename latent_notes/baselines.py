@@ -53,6 +53,6 @@ class IndependentPixels:
         return self
 
     def log_prob(self, X):
-        """``log p(x)`` of each row, in nats."""
+        r""":math:`\log p(x)` of each row, in nats."""
         levels = self._levels(X)
         return self.log_probs_.gather(1, levels.T).sum(0)

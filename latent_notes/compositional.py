@@ -89,11 +89,11 @@ def closure(counts):
 
 
 def clr(counts, pseudocount=0.5):
-    """Centred log-ratio: ``log(x_j + c) - mean_j log(x_j + c)`` for each sample.
+    r"""Centred log-ratio: :math:`\log(x_j + c) - \operatorname{mean}_j \log(x_j + c)` for each sample.
 
     The pseudo-count ``c`` makes zeros (taxa not detected) finite. Each
     transformed row sums to zero, and multiplying a row of counts by a
-    constant (a deeper sequencing run) leaves it unchanged when ``c = 0``;
+    constant (a deeper sequencing run) leaves it unchanged when :math:`c = 0`;
     with ``c > 0`` that invariance holds only approximately, most for
     abundant taxa (eq. :math:numref:`mb-clr`).
 

@@ -35,7 +35,7 @@ def _check_n_samples(n_samples):
 
 
 def make_gaussian_mixture(n_samples, weights=None, means=None, variances=None, random_state=None):
-    """Sample a spherical Gaussian mixture and return the true labels.
+    r"""Sample a spherical Gaussian mixture and return the true labels.
 
     The default is a 2-D mixture of three components that overlap enough to
     make EM's job non-trivial: weights ``(0.5, 0.3, 0.2)``, means
@@ -48,7 +48,7 @@ def make_gaussian_mixture(n_samples, weights=None, means=None, variances=None, r
         Non-negative, summing to one.
     means : array-like of shape (K, d), optional
     variances : array-like of shape (K,), optional
-        ``sigma_k^2`` of each spherical component.
+        :math:`\sigma_k^2` of each spherical component.
     random_state : None, int or numpy.random.Generator
 
     Returns
@@ -79,17 +79,20 @@ class WeightHeight(NamedTuple):
     """A simulated population: see :func:`make_weight_height`."""
 
     weight: np.ndarray
+    """Weight in kg, shape ``(n_samples,)``."""
     height: np.ndarray
+    """Height in cm, shape ``(n_samples,)``."""
     sex: np.ndarray
+    """The unobserved :math:`Z`, 0 or 1, shape ``(n_samples,)``."""
 
 
 def make_weight_height(n_samples=1000, random_state=None):
-    """Simulate weights, heights and the sex that drives both.
+    r"""Simulate weights, heights and the sex that drives both.
 
     The report's opening example (section 1): we see a weight ``X``, want a
     height ``Y``, and an unobserved sex ``Z`` shapes both. Here ``Z`` is 0 or 1
-    with probability 1/2; ``height | Z`` is normal with mean 164 or 177 cm and
-    standard deviation 6.5 or 7 cm; ``weight | height, Z`` is linear in height
+    with probability 1/2; :math:`\mathrm{height} \mid Z` is normal with mean 164 or 177 cm and
+    standard deviation 6.5 or 7 cm; :math:`\mathrm{weight} \mid \mathrm{height}, Z` is linear in height
     with a sex-specific line and 8 kg of noise. The numbers are illustrative
     (of the order of adult populations), not estimates from any survey.
 
@@ -119,7 +122,7 @@ _WEIGHT_HEIGHT = {"height_mean": (164.0, 177.0), "height_sd": (6.5, 7.0),
 
 
 def weight_height_sex_proba(weight, height):
-    """``P(Z = 1 | weight, height)`` under the true model of :func:`make_weight_height`.
+    r""":math:`P(Z = 1 \mid \mathrm{weight}, \mathrm{height})` under the true model of :func:`make_weight_height`.
 
     Given the sex, (weight, height) is bivariate normal with a full covariance
     (weight is linear in height plus noise), so the Bayes-optimal guess of the
@@ -156,19 +159,28 @@ class GMLCParams(NamedTuple):
     """True parameters of a Gaussian mixture linear classifier (see :func:`make_gmlc`)."""
 
     weights: np.ndarray
+    r"""Mixing proportions :math:`\pi_k`, shape ``(K,)``."""
     means: np.ndarray
+    r"""Cluster means :math:`\mu_k`, shape ``(K, d)``."""
     variances: np.ndarray
+    r"""Spherical variances :math:`\sigma_k^2`, shape ``(K,)``."""
     coef: np.ndarray
+    """Expert weights :math:`w_k`, shape ``(K, d)``."""
     intercept: np.ndarray
+    """Expert intercepts :math:`b_k`, shape ``(K,)``."""
 
 
 class GMLCData(NamedTuple):
     """A sample of the GMLC model with its ground truth (see :func:`make_gmlc`)."""
 
     X: np.ndarray
+    """Inputs, shape ``(n_samples, n_features)``."""
     y: np.ndarray
+    """Labels in {0, 1}, shape ``(n_samples,)``."""
     z: np.ndarray
+    """The cluster that generated each sample, in ``0..n_components-1``."""
     params: GMLCParams
+    """The parameters the sample was drawn from."""
 
 
 def make_gmlc(n_samples, n_components=3, n_features=2, *, params=None, separation=4.0,
@@ -248,10 +260,10 @@ def _draw_gmlc_params(rng, K, d, separation, cluster_std, coef_scale):
 
 
 def bayes_optimal_proba(X, params):
-    """``P(y = 1 | x)`` under the true GMLC parameters: the best any classifier can do.
+    r""":math:`P(y = 1 \mid x)` under the true GMLC parameters: the best any classifier can do.
 
     ``sum_k P(z = k | x) sigmoid(intercept[k] + coef[k] . x)``, with
-    ``P(z = k | x)`` proportional to ``weights[k] N(x | means[k], variances[k] I)``.
+    :math:`P(z = k \mid x)` proportional to ``weights[k] N(x | means[k], variances[k] I)``.
 
     Parameters
     ----------
@@ -278,9 +290,13 @@ class Digits(NamedTuple):
     """A fixed train/test split of the handwritten digits (see :func:`load_digits`)."""
 
     X_train: "torch.Tensor"
+    """Training images, float32, one flattened 8 x 8 image (64 pixels) per row."""
     X_test: "torch.Tensor"
+    """Test images, float32, one flattened 8 x 8 image (64 pixels) per row."""
     y_train: "torch.Tensor"
+    """Digit labels (0 to 9) of the training images, int64."""
     y_test: "torch.Tensor"
+    """Digit labels (0 to 9) of the test images, int64."""
 
 
 def load_digits(kind="float", test_size=0.2, random_state=0):
@@ -333,8 +349,11 @@ class Microcosm(NamedTuple):
     """The microcosm 16S data set (see :func:`load_microcosm`): three aligned tables."""
 
     counts: "pandas.DataFrame"
+    """Read counts, samples x ASVs (integers, indexed by sample name)."""
     metadata: "pandas.DataFrame"
+    """One row per sample, in the order of ``counts``: ``site``, ``lineage``, ``time``, ``animal``, ..."""
     taxonomy: "pandas.DataFrame"
+    """One row per ASV, in the order of the columns of ``counts``: ``Kingdom`` to ``Species``."""
 
 
 _MICROCOSM_FILES = ("counts.tsv", "metadata.tsv", "affiliations.tsv")

@@ -1,4 +1,4 @@
-"""Mixtures for discrete data on the shared EM driver.
+r"""Mixtures for discrete data on the shared EM driver.
 
 :class:`CategoricalMixture`
     every feature of a sample (a pixel's grey level, say) is a categorical
@@ -7,7 +7,7 @@
 :class:`DirichletMultinomialMixture`
     every sample is a vector of counts (reads per taxon); given its component
     ``k``, the sample's composition is drawn from a Dirichlet with parameters
-    ``alpha_k`` and the counts from a multinomial with that composition.
+    :math:`\alpha_k` and the counts from a multinomial with that composition.
     Integrating the composition out gives the Dirichlet-multinomial
     distribution (eq. :math:numref:`mb-dm`), which allows more variation
     between samples of one class than a multinomial would. This is the
@@ -92,10 +92,10 @@ class _DiscreteMixture(MixtureMixin, DensityMixin, BaseEstimator):
 
 
 class CategoricalMixture(_DiscreteMixture):
-    """Mixture of independent categorical features (a latent class model), fitted by EM.
+    r"""Mixture of independent categorical features (a latent class model), fitted by EM.
 
-    ``p(x) = sum_k pi_k prod_j theta_{k, j, x_j}``: given the component ``k``,
-    feature ``j`` takes the value ``l`` with probability ``theta_kjl``.
+    :math:`p(x) = \sum_k \pi_k \prod_j \theta_{k, j, x_j}`: given the component ``k``,
+    feature ``j`` takes the value ``l`` with probability :math:`\theta_{kjl}`.
 
     Parameters
     ----------
@@ -116,9 +116,9 @@ class CategoricalMixture(_DiscreteMixture):
     ----------
     weights_ : ndarray of shape (K,)
     log_probs_ : ndarray of shape (K, n_features, n_levels)
-        ``log theta_kjl``.
+        :math:`\log \theta_{kjl}`.
     log_likelihood_history_ : ndarray
-        Penalised log-likelihood ``log p(X | theta) + log p(theta)`` after
+        Penalised log-likelihood :math:`\log p(X \mid \theta) + \log p(\theta)` after
         every iteration; non-decreasing.
     """
 
@@ -181,7 +181,7 @@ class CategoricalMixture(_DiscreteMixture):
         return self._fit(X)
 
     def log_joint(self, X):
-        """``log pi_k + sum_j log theta_{k, j, x_ij}``, shape ``(n_samples, K)``."""
+        r""":math:`\log \pi_k + \sum_j \log \theta_{k, j, x_{ij}}`, shape ``(n_samples, K)``."""
         check_is_fitted(self, "log_probs_")
         X = _check_integer_array(check_array(X, n_features=self.n_features_in_, estimator=self))
         if X.max(initial=0) >= self.n_levels_:
@@ -207,11 +207,14 @@ class CategoricalMixture(_DiscreteMixture):
 
 
 def dirichlet_multinomial_logpmf(X, alpha):
-    """``log DM(x_i | alpha)`` for every row of counts ``X`` (eq. :math:numref:`mb-dm`).
+    r""":math:`\log \mathrm{DM}(x_i \mid \alpha)` for every row of counts ``X`` (eq. :math:numref:`mb-dm`).
 
-    ``log n! - sum_j log x_j! + log Gamma(A) - log Gamma(n + A)
-    + sum_j [log Gamma(x_j + alpha_j) - log Gamma(alpha_j)]`` with ``n = sum_j x_j``
-    and ``A = sum_j alpha_j``.
+    .. math::
+
+        \log n! - \sum_j \log x_j! + \log \Gamma(A) - \log \Gamma(n + A)
+        + \sum_j [\log \Gamma(x_j + \alpha_j) - \log \Gamma(\alpha_j)]
+
+    with :math:`n = \sum_j x_j` and :math:`A = \sum_j \alpha_j`.
 
     Parameters
     ----------
@@ -235,20 +238,20 @@ def dirichlet_multinomial_logpmf(X, alpha):
 
 
 class DirichletMultinomialMixture(_DiscreteMixture):
-    """Dirichlet-multinomial mixture ("community types"), fitted by generalised EM.
+    r"""Dirichlet-multinomial mixture ("community types"), fitted by generalised EM.
 
-    ``p(x) = sum_k pi_k DM(x | alpha_k)`` for a vector of counts ``x``.
+    :math:`p(x) = \sum_k \pi_k \, \mathrm{DM}(x \mid \alpha_k)` for a vector of counts ``x``.
 
     Parameters
     ----------
     n_components : int, default=1
     m_step_iter : int, default=5
-        Fixed-point updates of ``alpha`` per M-step. Each one increases ``Q``
+        Fixed-point updates of :math:`\alpha` per M-step. Each one increases ``Q``
         (Minka, 2000), so any number keeps EM monotone; more make each
         iteration longer and the run shorter.
     alpha_floor : float, default=1e-6
-        Lower bound on every ``alpha_kj``. A taxon absent from every sample of
-        a component would otherwise drive its ``alpha`` to zero; the floored
+        Lower bound on every :math:`\alpha_{kj}`. A taxon absent from every sample of
+        a component would otherwise drive its :math:`\alpha` to zero; the floored
         update is still the maximiser of the bound, so EM stays monotone.
     tol, max_iter, n_init, random_state
         As in :class:`latent_notes.mixture.GaussianMixture`.
@@ -261,7 +264,7 @@ class DirichletMultinomialMixture(_DiscreteMixture):
         composition of class ``k`` and ``alphas_[k].sum()`` its precision
         (large: samples of the class are alike).
     log_likelihood_history_ : ndarray
-        ``sum_i log p(x_i)`` after every iteration; non-decreasing.
+        :math:`\sum_i \log p(x_i)` after every iteration; non-decreasing.
     """
 
     _params = ("alphas_",)
@@ -341,7 +344,7 @@ class DirichletMultinomialMixture(_DiscreteMixture):
             del self._nz, self._totals, self._constant
 
     def log_joint(self, X):
-        """``log pi_k + log DM(x_i | alpha_k)``, shape ``(n_samples, K)``."""
+        r""":math:`\log \pi_k + \log \mathrm{DM}(x_i \mid \alpha_k)`, shape ``(n_samples, K)``."""
         check_is_fitted(self, "alphas_")
         X = _check_integer_array(check_array(X, n_features=self.n_features_in_, estimator=self))
         self._prepare(X)

@@ -1,14 +1,14 @@
-"""The expectation-maximisation driver shared by every mixture model.
+r"""The expectation-maximisation driver shared by every mixture model.
 
 A mixture model only has to say three things (chapter :doc:`/book/em`):
 
 * ``_initialize(data, rng)``: a starting value of the parameters;
-* ``_log_joint(*data)``: the matrix ``log p(x_i, z_i = k | theta)``;
-* ``_m_step(resp, *data)``: the maximiser of ``Q(theta_hat, .)`` given the
-  responsibilities ``resp[i, k] = p(z_i = k | x_i, theta_hat)``.
+* ``_log_joint(*data)``: the matrix :math:`\log p(x_i, z_i = k \mid \theta)`;
+* ``_m_step(resp, *data)``: the maximiser of :math:`Q(\hat\theta, \cdot)` given the
+  responsibilities ``resp[i, k]`` :math:`= p(z_i = k \mid x_i, \hat\theta)`.
 
 From the joint alone the driver gets the observed-data log-likelihood
-(a log-sum-exp over ``k``, eq. :math:numref:`em-marginal`) and the E-step (the joint
+(a log-sum-exp over :math:`k`, eq. :math:numref:`em-marginal`) and the E-step (the joint
 minus its log-sum-exp, eq. :math:numref:`em-posterior`), so the two can never disagree.
 :class:`EMMixin` then owns everything else: the loop, the history of the
 log-likelihood, the relative-tolerance stop, ``n_init`` restarts that keep the
@@ -81,20 +81,20 @@ def logsumexp(a, axis=-1):
 
 
 def e_step_from_log_joint(log_joint):
-    """The E-step: posterior responsibilities from the log joint.
+    r"""The E-step: posterior responsibilities from the log joint.
 
     Parameters
     ----------
     log_joint : ndarray of shape (n_samples, n_components)
-        ``log p(x_i, z_i = k | theta)``.
+        :math:`\log p(x_i, z_i = k \mid \theta)`.
 
     Returns
     -------
     log_resp : ndarray of shape (n_samples, n_components)
-        ``log p(z_i = k | x_i, theta)`` (eq. :math:numref:`em-posterior`); each row of
+        :math:`\log p(z_i = k \mid x_i, \theta)` (eq. :math:numref:`em-posterior`); each row of
         ``exp(log_resp)`` sums to one.
     log_px : ndarray of shape (n_samples,)
-        ``log p(x_i | theta)`` (eq. :math:numref:`em-marginal`).
+        :math:`\log p(x_i \mid \theta)` (eq. :math:numref:`em-marginal`).
     """
     log_px = logsumexp(log_joint, axis=1)
     return log_joint - log_px[:, None], log_px
@@ -123,14 +123,14 @@ def _responsibilities(log_joint):
 
 
 def q_function(log_joint, resp):
-    """``Q(theta_hat, theta) = sum_ik resp_ik log p(x_i, z_i=k | theta)``.
+    r""":math:`Q(\hat\theta, \theta) = \sum_{i,k} \mathrm{resp}_{ik} \log p(x_i, z_i = k \mid \theta)`.
 
     Parameters
     ----------
     log_joint : ndarray of shape (n_samples, n_components)
-        The log joint under the *candidate* parameters ``theta``.
+        The log joint under the *candidate* parameters :math:`\theta`.
     resp : ndarray of shape (n_samples, n_components)
-        Responsibilities under the *current* parameters ``theta_hat``.
+        Responsibilities under the *current* parameters :math:`\hat\theta`.
 
     Returns
     -------
@@ -143,12 +143,12 @@ def q_function(log_joint, resp):
 
 
 def posterior_cross_entropy(log_joint, resp):
-    """``H(theta_hat, theta) = -sum_ik resp_ik log p(z_i=k | x_i, theta)``.
+    r""":math:`H(\hat\theta, \theta) = -\sum_{i,k} \mathrm{resp}_{ik} \log p(z_i = k \mid x_i, \theta)`.
 
-    With ``resp`` from ``theta_hat`` and ``log_joint`` from ``theta``, the
-    identity ``log p(X | theta) = Q(theta_hat, theta) + H(theta_hat, theta)``
+    With ``resp`` from :math:`\hat\theta` and ``log_joint`` from :math:`\theta`, the
+    identity :math:`\log p(X \mid \theta) = Q(\hat\theta, \theta) + H(\hat\theta, \theta)`
     holds for *every* pair (eq. :math:numref:`em-decomposition`), and Gibbs' inequality
-    gives ``H(theta_hat, theta) >= H(theta_hat, theta_hat)``.
+    gives :math:`H(\hat\theta, \theta) \ge H(\hat\theta, \hat\theta)`.
     """
     log_post, _ = e_step_from_log_joint(log_joint)
     return -q_function(log_post, resp)
@@ -162,7 +162,7 @@ def _check_positive_int(value, name, minimum=1):
 
 
 class EMMixin:
-    """The EM loop, written once for every mixture model.
+    r"""The EM loop, written once for every mixture model.
 
     Subclasses set ``n_components``, ``tol``, ``max_iter``, ``n_init`` and
     ``random_state`` in their constructor and implement
@@ -171,22 +171,22 @@ class EMMixin:
         set the starting parameters (``data`` is the tuple passed to
         ``_fit_em``, e.g. ``(X,)`` or ``(X, y)``);
     ``_log_joint(*data)``
-        return ``log p(x_i, z_i = k | theta)`` as an ``(n, K)`` array;
+        return :math:`\log p(x_i, z_i = k \mid \theta)` as an ``(n, K)`` array;
     ``_m_step(resp, *data)``
-        set the parameters to the maximiser of ``Q(theta_hat, .)``;
+        set the parameters to the maximiser of :math:`Q(\hat\theta, \cdot)`;
     ``_get_state()`` / ``_set_state(state)``
         copy the learned parameters out and back (for restarts);
 
     and may implement ``_log_prior()``, the log-density of a prior on the
     parameters (0 by default). With a prior, the M-step maximises
-    ``Q + log p(theta)`` (MAP-EM) and the quantity that cannot decrease is the
-    *penalised* log-likelihood ``log p(X | theta) + log p(theta)``; that is what
+    :math:`Q + \log p(\theta)` (MAP-EM) and the quantity that cannot decrease is the
+    *penalised* log-likelihood :math:`\log p(X \mid \theta) + \log p(\theta)`; that is what
     ``log_likelihood_history_`` then records.
 
     The driver stops when the relative change of the observed-data
-    log-likelihood ``|l_t - l_{t-1}| / |l_{t-1}|`` falls to ``tol`` or below.
+    log-likelihood :math:`|\ell_t - \ell_{t-1}| / |\ell_{t-1}|` falls to ``tol`` or below.
     The relative rule is the report's (section 2.2.1); it is applied to the
-    log-likelihood rather than to ``Q`` because the log-likelihood is the
+    log-likelihood rather than to :math:`Q` because the log-likelihood is the
     quantity EM is guaranteed not to decrease (errata 8).
     """
 
@@ -269,7 +269,7 @@ class MixtureMixin(EMMixin):
         return self.fit(X).predict(X)
 
     def e_step(self, X):
-        """Responsibilities ``tau_ik = p(z_i = k | x_i, theta)`` (eq. :math:numref:`em-posterior`)."""
+        r"""Responsibilities :math:`\tau_{ik} = p(z_i = k \mid x_i, \theta)` (eq. :math:numref:`em-posterior`)."""
         log_resp, _ = e_step_from_log_joint(self.log_joint(X))
         return np.exp(log_resp)
 
@@ -278,11 +278,11 @@ class MixtureMixin(EMMixin):
         return self.e_step(X)
 
     def predict(self, X):
-        """Most probable component of each sample (the MAP of ``z_i``)."""
+        """Most probable component of each sample (the MAP of :math:`z_i`)."""
         return np.argmax(self.log_joint(X), axis=1)
 
     def score_samples(self, X):
-        """``log p(x_i | theta)`` for each sample."""
+        r""":math:`\log p(x_i \mid \theta)` for each sample."""
         return logsumexp(self.log_joint(X), axis=1)
 
     def score(self, X, y=None):
@@ -290,10 +290,10 @@ class MixtureMixin(EMMixin):
         return float(np.mean(self.score_samples(X)))
 
     def bic(self, X):
-        """Bayesian information criterion ``-2 log p(X) + p log n``; lower is better."""
+        r"""Bayesian information criterion :math:`-2 \log p(X) + p \log n`; lower is better."""
         log_px = self.score_samples(X)
         return float(-2 * log_px.sum() + self.n_parameters() * np.log(log_px.shape[0]))
 
     def aic(self, X):
-        """Akaike information criterion ``-2 log p(X) + 2 p``; lower is better."""
+        r"""Akaike information criterion :math:`-2 \log p(X) + 2p`; lower is better."""
         return float(-2 * self.score_samples(X).sum() + 2 * self.n_parameters())

@@ -55,14 +55,14 @@ def gmlc_parameter_error(model, params):
     Parameters
     ----------
     model : GaussianMixtureLinearClassifier
-        Fitted on labels 0/1 (so that its expert ``k`` predicts ``y = 1``).
+        Fitted on labels 0/1 (so that its expert ``k`` predicts :math:`y = 1`).
     params : latent_notes.datasets.GMLCParams
         The truth.
 
     Returns
     -------
     dict
-        ``"means"``, ``"experts"`` (the ``(b_k, w_k)`` vectors), ``"weights"``:
+        ``"means"``, ``"experts"`` (the :math:`(b_k, w_k)` vectors), ``"weights"``:
         RMS errors over the matched components.
     """
     perm = match_components(params.means, model.means_)
@@ -76,7 +76,7 @@ def gmlc_parameter_error(model, params):
 
 
 def benchmark_classifiers(models, make_split, seeds, n_train_values):
-    """Fit and score several classifiers on fresh data for every seed and size.
+    r"""Fit and score several classifiers on fresh data for every seed and size.
 
     Parameters
     ----------
@@ -86,7 +86,7 @@ def benchmark_classifiers(models, make_split, seeds, n_train_values):
     make_split : callable
         ``(n_train, seed) -> dict`` with ``X_train``, ``y_train``, ``X_test``,
         ``y_test`` and optionally ``z_test`` (true clusters) and ``reference``
-        (a dict name -> ``P(y=1 | X_test)`` of classifiers that need no fit).
+        (a dict name -> :math:`P(y = 1 \mid X_\mathrm{test})` of classifiers that need no fit).
     seeds : iterable of int
     n_train_values : iterable of int
 
@@ -171,7 +171,7 @@ def markdown_table(rows, columns, group_by=("n_train", "model"), digits=3):
 
 # ------------------------------------------------------ grouped uncertainty
 def grouped_cv_predict(model, X, y, groups, n_splits=5, seeds=(0, 1, 2)):
-    """Out-of-fold ``P(y = 1)`` from grouped, stratified cross-validation repeated over seeds.
+    """Out-of-fold :math:`P(y = 1)` from grouped, stratified cross-validation repeated over seeds.
 
     For each seed, scikit-learn's ``StratifiedGroupKFold``
     (shuffled with that seed) splits the samples so that all the samples of a
@@ -442,18 +442,18 @@ def _pairs(sizes):
 
 
 def ari_ceiling(labels_a, labels_b):
-    """The largest adjusted Rand index two partitions with these group sizes can reach.
+    r"""The largest adjusted Rand index two partitions with these group sizes can reach.
 
-    The ARI is ``(I - E) / (M - E)`` with ``I = sum_ij C(n_ij, 2)`` over the
-    contingency table, ``E = S_a S_b / C(n, 2)`` and ``M = (S_a + S_b) / 2``,
-    where ``S_a = sum_i C(a_i, 2)`` and ``S_b = sum_j C(b_j, 2)`` depend only
-    on the group sizes ``a_i``, ``b_j``. Since pairs together in both
-    partitions are together in each, ``I <= min(S_a, S_b)``, with equality
+    The ARI is ``(I - E) / (M - E)`` with :math:`I = \sum_{ij} \binom{n_{ij}}{2}` over the
+    contingency table, :math:`E = S_a S_b / \binom{n}{2}` and :math:`M = (S_a + S_b) / 2`,
+    where :math:`S_a = \sum_i \binom{a_i}{2}` and :math:`S_b = \sum_j \binom{b_j}{2}` depend only
+    on the group sizes :math:`a_i`, :math:`b_j`. Since pairs together in both
+    partitions are together in each, :math:`I \le \min(S_a, S_b)`, with equality
     exactly when one partition nests in the other (each group of one lies
     inside a group of the other: a perfect refinement or merge). Replacing
-    ``I`` by ``min(S_a, S_b)`` gives the ceiling. It is 1 only when the two
+    ``I`` by :math:`\min(S_a, S_b)` gives the ceiling. It is 1 only when the two
     partitions have the same group sizes; a partition into ``K`` classes
-    compared with one into ``G != K`` groups cannot reach 1.
+    compared with one into :math:`G \ne K` groups cannot reach 1.
 
     Parameters
     ----------
@@ -493,13 +493,17 @@ def _auc_variance(auc, n_positive, n_negative):
 
 
 def detectable_auc(n_positive, n_negative, alpha=0.05, power=0.8):
-    """The smallest AUC a two-sided test of ``AUC = 0.5`` detects with the given power.
+    r"""The smallest AUC a two-sided test of :math:`\mathrm{AUC} = 0.5` detects with the given power.
 
     Uses the normal approximation and the variance of the Mann-Whitney AUC of
-    Hanley & McNeil (1982), ``Var = [A(1-A) + (n_1-1)(Q_1-A^2) +
-    (n_0-1)(Q_2-A^2)] / (n_1 n_0)`` with ``Q_1 = A/(2-A)`` and
-    ``Q_2 = 2A^2/(1+A)``: it solves
-    ``Phi((A - 1/2 - z_{1-alpha/2} SE_{1/2}) / SE_A) = power`` for ``A``.
+    Hanley & McNeil (1982),
+
+    .. math::
+
+        \mathrm{Var} = \frac{A(1-A) + (n_1-1)(Q_1-A^2) + (n_0-1)(Q_2-A^2)}{n_1 n_0}
+
+    with :math:`Q_1 = A / (2 - A)` and :math:`Q_2 = 2A^2 / (1 + A)`: it solves
+    :math:`\Phi\bigl((A - \tfrac12 - z_{1-\alpha/2} \, \mathrm{SE}_{1/2}) / \mathrm{SE}_A\bigr) = \mathrm{power}` for :math:`A`.
     The observations must be independent: with repeated samples per
     subject, pass the numbers of *subjects*, which gives the best case
     (as if each subject contributed one perfectly measured score).
@@ -512,7 +516,7 @@ def detectable_auc(n_positive, n_negative, alpha=0.05, power=0.8):
         Two-sided level of the test.
     power : float, default=0.8
         Probability of rejecting at the returned AUC; must exceed
-        ``alpha / 2``.
+        :math:`\alpha / 2`.
 
     Returns
     -------
@@ -523,7 +527,7 @@ def detectable_auc(n_positive, n_negative, alpha=0.05, power=0.8):
     ------
     ValueError
         On counts below 2, or ``alpha``/``power`` outside (0, 1), or
-        ``power <= alpha / 2``, or a power not reachable below AUC = 1.
+        :math:`\mathrm{power} \le \alpha / 2`, or a power not reachable below AUC = 1.
     TypeError
         If a count is not an int.
     """

@@ -63,11 +63,11 @@ def _penalty_diag(n_params, C):
 
 
 def weighted_logistic_objective(theta, X1, y, weights, C=np.inf):
-    """The logistic part of ``Q`` for one component, and its gradient.
+    r"""The logistic part of ``Q`` for one component, and its gradient.
 
-    ``Q_k(b, w) = sum_i tau_i [y_i eta_i - log(1 + exp(eta_i))] - ||w||^2 / (2C)``
-    with ``eta_i = b + w . x_i`` (eq. :math:numref:`gmlc-q-logistic`); the
-    gradient is ``sum_i tau_i (y_i - sigmoid(eta_i)) (1, x_i) - (0, w / C)``
+    :math:`Q_k(b, w) = \sum_i \tau_i [y_i \eta_i - \log(1 + e^{\eta_i})] - \|w\|^2 / (2C)`
+    with :math:`\eta_i = b + w \cdot x_i` (eq. :math:numref:`gmlc-q-logistic`); the
+    gradient is :math:`\sum_i \tau_i (y_i - \operatorname{sigmoid}(\eta_i)) (1, x_i) - (0, w / C)`
     (eq. :math:numref:`gmlc-gradient`).
 
     Parameters
@@ -79,7 +79,7 @@ def weighted_logistic_objective(theta, X1, y, weights, C=np.inf):
     y : ndarray of shape (n_samples,)
         Labels in {0, 1}.
     weights : ndarray of shape (n_samples,)
-        The responsibilities ``tau_ik`` of the component.
+        The responsibilities :math:`\tau_{ik}` of the component.
     C : float
         Inverse strength of the L2 penalty on ``w`` (``inf``: none).
 
@@ -207,7 +207,7 @@ _DEFAULT_MAX_ITER = {"irls": 30, "gd": 300, "sgd": 10, "cmaes": 60}
 
 def fit_weighted_logistic(X, y, sample_weight, solver="irls", C=np.inf, init=None,
                           max_iter=None, tol=1e-10, random_state=None, callback=None):
-    """Maximise one component's logistic part of ``Q`` (a weighted logistic regression).
+    r"""Maximise one component's logistic part of ``Q`` (a weighted logistic regression).
 
     Whatever the solver, the result never has a lower objective than ``init``:
     a solver's answer that would lower ``Q`` is discarded. This keeps EM
@@ -220,7 +220,7 @@ def fit_weighted_logistic(X, y, sample_weight, solver="irls", C=np.inf, init=Non
     y : ndarray of shape (n_samples,)
         Labels in {0, 1}.
     sample_weight : ndarray of shape (n_samples,)
-        Non-negative weights: the responsibilities ``tau_ik``.
+        Non-negative weights: the responsibilities :math:`\tau_{ik}`.
     solver : {"irls", "gd", "sgd", "cmaes"}
         ``"irls"``: Newton's method (iteratively reweighted least squares) with
         step halving; ``"gd"``: the report's full-batch gradient ascent, a step
@@ -228,7 +228,7 @@ def fit_weighted_logistic(X, y, sample_weight, solver="irls", C=np.inf, init=Non
         minibatch stochastic gradient ascent; ``"cmaes"``: the CMA evolution
         strategy of the ``cma`` package.
     C : float
-        Inverse strength of the L2 penalty ``||w||^2 / (2C)`` on the weights
+        Inverse strength of the L2 penalty :math:`\|w\|^2 / (2C)` on the weights
         (not the intercept), as in scikit-learn's ``LogisticRegression``.
     init : ndarray of shape (1 + n_features,), optional
         Starting ``(b, w)``; zeros by default.
@@ -276,7 +276,7 @@ def solver_trace(X, y, sample_weight, solver, C=np.inf, init=None, max_iter=None
     seconds : ndarray
         Wall time since the start after each iteration (0 for the start).
     values : ndarray
-        The objective ``Q_k`` at the start and after each iteration.
+        The objective :math:`Q_k` at the start and after each iteration.
     theta : ndarray
         The solver's answer.
     """
@@ -308,11 +308,11 @@ def time_to_reach(seconds, values, target, rtol=1e-6):
 # The classifier
 # --------------------------------------------------------------------------
 class GaussianMixtureLinearClassifier(GaussianComponentsMixin, EMMixin, ClassifierMixin, BaseEstimator):
-    """Gaussian mixture linear classifier: logistic experts gated by Gaussian clusters.
+    r"""Gaussian mixture linear classifier: logistic experts gated by Gaussian clusters.
 
     Fitted by EM on ``(X, y)``. A new point is classified without knowing its
-    cluster: ``P(y = 1 | x) = sum_k P(z = k | x) sigmoid(b_k + w_k . x)``, where
-    ``P(z = k | x)`` uses ``x`` alone (eq. :math:numref:`gmlc-predict`).
+    cluster: :math:`P(y = 1 \mid x) = \sum_k P(z = k \mid x) \operatorname{sigmoid}(b_k + w_k \cdot x)`, where
+    :math:`P(z = k \mid x)` uses ``x`` alone (eq. :math:numref:`gmlc-predict`).
 
     Parameters
     ----------
@@ -322,14 +322,14 @@ class GaussianMixtureLinearClassifier(GaussianComponentsMixin, EMMixin, Classifi
         How the logistic part of each M-step is solved; see
         :func:`fit_weighted_logistic`.
     C : float, default=100.0
-        Inverse strength of the L2 penalty ``||w_k||^2 / (2C)`` on each
+        Inverse strength of the L2 penalty :math:`\|w_k\|^2 / (2C)` on each
         component's weights. Without a penalty a component whose points are
         linearly separable has no finite maximum; ``C=100`` is weak enough not
         to bias well-posed fits noticeably. With a finite ``C`` EM maximises
         the penalised log-likelihood, and that is what the history records.
         ``C=np.inf`` removes the penalty.
     covariance_type : {"spherical", "diag"}, default="spherical"
-        ``sigma_k^2 I`` (the report's model) or a diagonal covariance.
+        :math:`\sigma_k^2 I` (the report's model) or a diagonal covariance.
     tol : float, default=1e-6
         Relative change of the (penalised) log-likelihood that stops EM.
     max_iter : int, default=200
@@ -339,7 +339,7 @@ class GaussianMixtureLinearClassifier(GaussianComponentsMixin, EMMixin, Classifi
     init_params : {"kmeans", "random", "random_from_data"}, default="kmeans"
         Start of the Gaussian part (as in
         :class:`latent_notes.mixture.GaussianMixture`); the experts start flat
-        (``b_k = 0``, ``w_k = 0``), the same for every solver.
+        (:math:`b_k = 0`, :math:`w_k = 0`), the same for every solver.
     solver_max_iter : int, optional
         Iterations of the solver within one M-step (per-solver default).
     weights_init, means_init, variances_init : array-like, optional
@@ -351,17 +351,17 @@ class GaussianMixtureLinearClassifier(GaussianComponentsMixin, EMMixin, Classifi
     Attributes
     ----------
     classes_ : ndarray of shape (2,)
-        The two labels; ``classes_[1]`` is the "positive" one (``y = 1``).
+        The two labels; ``classes_[1]`` is the "positive" one (:math:`y = 1`).
     weights_ : ndarray of shape (K,)
     means_ : ndarray of shape (K, d)
     variances_ : ndarray of shape (K,) or (K, d)
     coef_ : ndarray of shape (K, d)
-        ``w_k`` of each expert.
+        :math:`w_k` of each expert.
     intercept_ : ndarray of shape (K,)
-        ``b_k`` of each expert (errata 7: the report's ``W_e,k^T e_k``).
+        :math:`b_k` of each expert (errata 7: the report's :math:`W_{e,k}^\top e_k`).
     log_likelihood_history_ : ndarray
         Penalised observed-data log-likelihood
-        ``log p(X, y | theta) - sum_k ||w_k||^2 / (2C)`` per EM iteration,
+        :math:`\log p(X, y \mid \theta) - \sum_k \|w_k\|^2 / (2C)` per EM iteration,
         starting at the initial parameters; non-decreasing.
     converged_ : bool
     n_iter_ : int
@@ -529,7 +529,7 @@ class GaussianMixtureLinearClassifier(GaussianComponentsMixin, EMMixin, Classifi
         return check_array(X, n_features=self.means_.shape[1], estimator=self)
 
     def gate_proba(self, X):
-        """``P(z = k | x)`` from ``x`` alone: the gates, shape ``(n_samples, K)``."""
+        r""":math:`P(z = k \mid x)` from ``x`` alone: the gates, shape ``(n_samples, K)``."""
         X = self._check_X(X)
         log_gate, _ = e_step_from_log_joint(self._gaussian_log_joint(X))
         return np.exp(log_gate)
@@ -540,21 +540,21 @@ class GaussianMixtureLinearClassifier(GaussianComponentsMixin, EMMixin, Classifi
         return np.argmax(self._gaussian_log_joint(X), axis=1)
 
     def responsibilities(self, X, y):
-        """``tau_ik = P(z = k | x_i, y_i)``, the E-step (eq. :math:numref:`gmlc-e-step`)."""
+        r""":math:`\tau_{ik} = P(z = k \mid x_i, y_i)`, the E-step (eq. :math:numref:`gmlc-e-step`)."""
         X = self._check_X(X)
         y01 = self._labels_to_01(y, X.shape[0])
         log_resp, _ = e_step_from_log_joint(self._log_joint(X, y01))
         return np.exp(log_resp)
 
     def expert_proba(self, X):
-        """``sigmoid(b_k + w_k . x)`` of every expert, shape ``(n_samples, K)``."""
+        r""":math:`\operatorname{sigmoid}(b_k + w_k \cdot x)` of every expert, shape ``(n_samples, K)``."""
         X = self._check_X(X)
         return _sigmoid(X @ self.coef_.T + self.intercept_)
 
     def predict_proba(self, X):
-        """Class probabilities ``[P(y = classes_[0] | x), P(y = classes_[1] | x)]``.
+        r"""Class probabilities ``[P(y = classes_[0] | x), P(y = classes_[1] | x)]``.
 
-        ``P(y = 1 | x) = sum_k P(z = k | x) sigmoid(b_k + w_k . x)``.
+        :math:`P(y = 1 \mid x) = \sum_k P(z = k \mid x) \operatorname{sigmoid}(b_k + w_k \cdot x)`.
         """
         X = self._check_X(X)
         log_gate, _ = e_step_from_log_joint(self._gaussian_log_joint(X))
@@ -575,7 +575,7 @@ class GaussianMixtureLinearClassifier(GaussianComponentsMixin, EMMixin, Classifi
         return self.classes_[(proba[:, 1] > proba[:, 0]).astype(int)]
 
     def log_likelihood(self, X, y):
-        """Penalised ``log p(X, y | theta)``, the quantity EM does not decrease."""
+        r"""Penalised :math:`\log p(X, y \mid \theta)`, the quantity EM does not decrease."""
         X = self._check_X(X)
         y01 = self._labels_to_01(y, X.shape[0])
         return float(np.sum(logsumexp(self._log_joint(X, y01), axis=1)))
@@ -588,12 +588,12 @@ class GaussianMixtureLinearClassifier(GaussianComponentsMixin, EMMixin, Classifi
 
 
 class ClusterThenClassify(ClassifierMixin, BaseEstimator):
-    """Two-stage baseline: cluster ``X`` with a Gaussian mixture, then one
+    r"""Two-stage baseline: cluster ``X`` with a Gaussian mixture, then one
     logistic regression per cluster.
 
     Unlike :class:`GaussianMixtureLinearClassifier`, the clusters are chosen
     from ``X`` alone and never revised in the light of ``y``. Prediction mixes
-    the per-cluster regressions with the mixture's ``P(z = k | x)``.
+    the per-cluster regressions with the mixture's :math:`P(z = k \mid x)`.
 
     Parameters
     ----------
@@ -630,7 +630,7 @@ class ClusterThenClassify(ClassifierMixin, BaseEstimator):
         return self
 
     def predict_proba(self, X):
-        """``sum_k P(z = k | x) sigmoid(b_k + w_k . x)`` for both classes."""
+        r""":math:`\sum_k P(z = k \mid x) \operatorname{sigmoid}(b_k + w_k \cdot x)` for both classes."""
         check_is_fitted(self, "coef_")
         X = check_array(X, n_features=self.n_features_in_, estimator=self)
         gate = self.mixture_.predict_proba(X)

@@ -1,12 +1,12 @@
-"""Two Monte Carlo estimators of the gradient of an expectation (chapter :doc:`/book/reparameterization`).
+r"""Two Monte Carlo estimators of the gradient of an expectation (chapter :doc:`/book/reparameterization`).
 
-For ``z ~ N(mu, sigma^2)`` and a function ``f``, both estimate
-``d/d(mu, sigma) E[f(z)]`` from draws of ``z``:
+For :math:`z \sim \mathcal{N}(\mu, \sigma^2)` and a function ``f``, both estimate
+:math:`\partial_{(\mu, \sigma)} \mathbb{E}[f(z)]` from draws of ``z``:
 
 * the **pathwise** (reparameterisation) estimator differentiates
-  ``f(mu + sigma * eps)`` with ``eps ~ N(0, 1)`` (eq. :math:numref:`rep-pathwise`);
+  :math:`f(\mu + \sigma \epsilon)` with :math:`\epsilon \sim \mathcal{N}(0, 1)` (eq. :math:numref:`rep-pathwise`);
 * the **score-function** (REINFORCE) estimator weights ``f(z)`` by the
-  gradient of ``log q(z)`` (eq. :math:numref:`rep-score`).
+  gradient of :math:`\log q(z)` (eq. :math:numref:`rep-score`).
 """
 
 from __future__ import annotations
@@ -19,7 +19,7 @@ ESTIMATORS = ("pathwise", "score")
 
 
 def gradient_samples(f, mu, sigma, n_samples, estimator="pathwise", generator=None):
-    """Single-draw estimates of ``d/d(mu, sigma) E_{z ~ N(mu, sigma^2)}[f(z)]``.
+    r"""Single-draw estimates of :math:`\partial_{(\mu, \sigma)} \mathbb{E}_{z \sim \mathcal{N}(\mu, \sigma^2)}[f(z)]`.
 
     Each row is the estimate from one draw; the mean of ``S`` rows is the
     ``S``-sample estimator, whose variance is the rows' variance over ``S``.
@@ -30,7 +30,7 @@ def gradient_samples(f, mu, sigma, n_samples, estimator="pathwise", generator=No
         An elementwise function of a torch tensor (e.g. ``torch.sin``),
         differentiable for the pathwise estimator.
     mu, sigma : float
-        The Gaussian's mean and standard deviation (``sigma > 0``).
+        The Gaussian's mean and standard deviation (:math:`\sigma > 0`).
     n_samples : int
     estimator : {"pathwise", "score"}
     generator : torch.Generator, optional
@@ -38,7 +38,7 @@ def gradient_samples(f, mu, sigma, n_samples, estimator="pathwise", generator=No
     Returns
     -------
     torch.Tensor of shape (n_samples, 2)
-        Columns: the estimate of the derivative in ``mu`` and in ``sigma``.
+        Columns: the estimate of the derivative in :math:`\mu` and in :math:`\sigma`.
     """
     if estimator not in ESTIMATORS:
         raise ValueError(f"estimator must be one of {ESTIMATORS}; got {estimator!r}")

@@ -1,13 +1,13 @@
-"""A latent-variable model whose evidence and posterior are exact (chapter :doc:`/book/elbo`).
+r"""A latent-variable model whose evidence and posterior are exact (chapter :doc:`/book/elbo`).
 
 The linear-Gaussian model (probabilistic PCA)::
 
     z ~ N(0, I_dz)       (dz: the latent dimension)
     x | z ~ N(W z + b, s2 I_D)
 
-has ``p(x) = N(b, W W^T + s2 I)`` and a Gaussian posterior ``p(z | x)`` in
-closed form, so the ELBO of any Gaussian ``q(z) = N(m, S)`` can be compared with
-the true ``log p(x)`` and the gap with the true ``KL(q || p(z | x))``.
+has :math:`p(x) = \mathcal{N}(b, W W^\top + s^2 I)` and a Gaussian posterior :math:`p(z \mid x)` in
+closed form, so the ELBO of any Gaussian :math:`q(z) = \mathcal{N}(m, S)` can be compared with
+the true :math:`\log p(x)` and the gap with the true :math:`\mathrm{KL}(q \,\|\, p(z \mid x))`.
 """
 
 from __future__ import annotations
@@ -20,7 +20,7 @@ _LOG_2PI = np.log(2 * np.pi)
 
 
 def gaussian_kl_full(m1, S1, m2, S2):
-    """``KL(N(m1, S1) || N(m2, S2))`` for full covariances (rows of means, shared covariances).
+    r""":math:`\mathrm{KL}(\mathcal{N}(m_1, S_1) \,\|\, \mathcal{N}(m_2, S_2))` for full covariances (rows of means, shared covariances).
 
     Parameters
     ----------
@@ -41,7 +41,7 @@ def gaussian_kl_full(m1, S1, m2, S2):
 
 
 class LinearGaussianModel:
-    """``z ~ N(0, I)``, ``x | z ~ N(W z + b, noise_var I)``: everything in closed form.
+    r""":math:`z \sim \mathcal{N}(0, I)`, :math:`x \mid z \sim \mathcal{N}(W z + b, \mathtt{noise\_var}\, I)`: everything in closed form.
 
     Parameters
     ----------
@@ -73,7 +73,7 @@ class LinearGaussianModel:
         return x, z
 
     def log_evidence(self, x):
-        """``log p(x) = log N(x | b, W W^T + noise_var I)`` per row."""
+        r""":math:`\log p(x) = \log \mathcal{N}(x \mid b, W W^\top + \mathtt{noise\_var}\, I)` per row."""
         x = self._check_x(x)
         D = x.shape[1]
         C = self.W @ self.W.T + self.noise_var * np.eye(D)
@@ -83,7 +83,7 @@ class LinearGaussianModel:
         return -0.5 * (D * _LOG_2PI + logdet + maha)
 
     def posterior(self, x):
-        """The exact posterior ``p(z | x) = N(mean, cov)``: means per row, one covariance."""
+        r"""The exact posterior :math:`p(z \mid x) = \mathcal{N}(\mathtt{mean}, \mathtt{cov})`: means per row, one covariance."""
         x = self._check_x(x)
         dz = self.W.shape[1]
         cov = np.linalg.inv(np.eye(dz) + self.W.T @ self.W / self.noise_var)
@@ -91,9 +91,9 @@ class LinearGaussianModel:
         return mean, cov
 
     def elbo(self, x, q_mean, q_cov):
-        """The ELBO of ``q(z) = N(q_mean, q_cov)`` in closed form, per row.
+        r"""The ELBO of :math:`q(z) = \mathcal{N}(\mathtt{q\_mean}, \mathtt{q\_cov})` in closed form, per row.
 
-        ``E_q[log p(x | z)] + E_q[log p(z)] + H[q]`` (eq. :math:numref:`elbo-definition`).
+        :math:`\mathbb{E}_q[\log p(x \mid z)] + \mathbb{E}_q[\log p(z)] + H[q]` (eq. :math:numref:`elbo-definition`).
         """
         x = self._check_x(x)
         q_mean = np.atleast_2d(q_mean)
@@ -107,7 +107,7 @@ class LinearGaussianModel:
         return log_lik + log_prior + entropy
 
     def elbo_monte_carlo(self, x, q_mean, q_cov, n_samples, random_state=None):
-        """The same ELBO estimated by sampling ``z ~ q``: ``mean of log p(x, z) - log q(z)``."""
+        r"""The same ELBO estimated by sampling :math:`z \sim q`: mean of :math:`\log p(x, z) - \log q(z)`."""
         x = self._check_x(x)
         rng = np.random.default_rng(random_state)
         q_mean = np.atleast_2d(q_mean)

@@ -1,12 +1,12 @@
-"""Gaussian mixtures fitted by EM (chapter :doc:`/book/em`).
+r"""Gaussian mixtures fitted by EM (chapter :doc:`/book/em`).
 
 The model is the report's (section 2.1, corrected by errata 1 and 6)::
 
     Z ~ Categorical(pi) on {1, ..., K}
     X | Z = k ~ N(mu_k, Sigma_k)
 
-with ``Sigma_k = sigma_k^2 I`` (``covariance_type="spherical"``, one variance
-per component) or ``Sigma_k = diag(sigma_k1^2, ..., sigma_kd^2)``
+with :math:`\Sigma_k = \sigma_k^2 I` (``covariance_type="spherical"``, one variance
+per component) or :math:`\Sigma_k = \mathrm{diag}(\sigma_{k1}^2, \dots, \sigma_{kd}^2)`
 (``covariance_type="diag"``). Everything is computed in log space.
 """
 
@@ -76,10 +76,10 @@ def kmeans(X, n_clusters, random_state=None, max_iter=100):
 
 
 class GaussianComponentsMixin:
-    """The Gaussian part shared by every model whose latent label picks a Gaussian.
+    r"""The Gaussian part shared by every model whose latent label picks a Gaussian.
 
-    Holds the parameter checks, ``log pi_k + log N(x | mu_k, Sigma_k)``, the
-    closed-form M-step for ``(pi, mu, Sigma)`` and the initialisation, for the
+    Holds the parameter checks, :math:`\log \pi_k + \log \mathcal{N}(x \mid \mu_k, \Sigma_k)`, the
+    closed-form M-step for :math:`(\pi, \mu, \Sigma)` and the initialisation, for the
     attributes ``n_components``, ``covariance_type``, ``init_params``,
     ``weights_init``, ``means_init``, ``variances_init`` and ``var_floor``.
     Used by :class:`GaussianMixture` and
@@ -216,14 +216,14 @@ class GaussianComponentsMixin:
         return (K - 1) + K * d + n_var
 
 class GaussianMixture(GaussianComponentsMixin, MixtureMixin, DensityMixin, BaseEstimator):
-    """Gaussian mixture with spherical or diagonal covariances, fitted by EM.
+    r"""Gaussian mixture with spherical or diagonal covariances, fitted by EM.
 
     Parameters
     ----------
     n_components : int, default=1
         Number of mixture components ``K``.
     covariance_type : {"spherical", "diag"}, default="spherical"
-        ``"spherical"``: ``Sigma_k = sigma_k^2 I`` (the report's model);
+        ``"spherical"``: :math:`\Sigma_k = \sigma_k^2 I` (the report's model);
         ``"diag"``: one variance per component and feature.
     tol : float, default=1e-6
         Stop when the relative change of the log-likelihood is at most ``tol``.
@@ -249,16 +249,16 @@ class GaussianMixture(GaussianComponentsMixin, MixtureMixin, DensityMixin, BaseE
     Attributes
     ----------
     weights_ : ndarray of shape (K,)
-        Mixing proportions ``pi_k``.
+        Mixing proportions :math:`\pi_k`.
     means_ : ndarray of shape (K, d)
     variances_ : ndarray of shape (K,) or (K, d)
-        ``sigma_k^2`` (spherical) or ``sigma_kj^2`` (diag): variances, not
+        :math:`\sigma_k^2` (spherical) or :math:`\sigma_{kj}^2` (diag): variances, not
         standard deviations (errata 6).
     converged_ : bool
     n_iter_ : int
         EM iterations of the kept run.
     log_likelihood_history_ : ndarray
-        Total observed-data log-likelihood ``sum_i log p(x_i | theta^(t))``
+        Total observed-data log-likelihood :math:`\sum_i \log p(x_i \mid \theta^{(t)})`
         at the start parameters and after every iteration (``n_iter_ + 1``
         values); non-decreasing.
     log_likelihood_ : float
@@ -302,7 +302,7 @@ class GaussianMixture(GaussianComponentsMixin, MixtureMixin, DensityMixin, BaseE
 
     # ------------------------------------------------------------- the model
     def log_joint(self, X):
-        """``log p(x_i, z_i = k | theta) = log pi_k + log N(x_i | mu_k, Sigma_k)``.
+        r""":math:`\log p(x_i, z_i = k \mid \theta) = \log \pi_k + \log \mathcal{N}(x_i \mid \mu_k, \Sigma_k)`.
 
         Parameters
         ----------
@@ -374,7 +374,7 @@ class GaussianMixture(GaussianComponentsMixin, MixtureMixin, DensityMixin, BaseE
         return self
 
     def m_step(self, X, resp):
-        """Set the parameters to ``argmax_theta Q`` for responsibilities ``resp``.
+        r"""Set the parameters to :math:`\arg\max_\theta Q` for responsibilities ``resp``.
 
         Parameters
         ----------

@@ -1,16 +1,16 @@
-"""Autoregressive models of discrete grids: the PixelCNN (chapter :doc:`/book/pixelcnn`).
+r"""Autoregressive models of discrete grids: the PixelCNN (chapter :doc:`/book/pixelcnn`).
 
 A grid ``x`` of ``H x W`` discrete values (grey levels of an image, or the
 code indices a VQ-VAE assigns to an image) is read in raster order, row by
 row and left to right, and its distribution is factorised exactly as
 
-``log p(x) = sum_i log p(x_i | x_1, ..., x_{i-1})``
+:math:`\log p(x) = \sum_i \log p(x_i \mid x_1, \dots, x_{i-1})`
 
 (eq. :math:numref:`px-chain`). Each conditional is a categorical distribution
 over the ``n_levels`` possible values, given by a softmax (errata 14: 8-bit
 images have 256 values ``0..255``). A convolutional network computes every
 conditional in one pass, provided that output ``i`` never depends on inputs
-``j >= i``; masked convolutions guarantee it.
+:math:`j \ge i`; masked convolutions guarantee it.
 
 :class:`PixelCNN`
     the original stack of masked convolutions (mask A first, then B). Its
@@ -341,7 +341,7 @@ def pixelcnn_nll(model, x, y=None):
 
 
 def input_dependence(model, shape, seed=0):
-    """Which inputs each output position depends on, measured with autograd.
+    r"""Which inputs each output position depends on, measured with autograd.
 
     For a random input (not one-hot, so that no product vanishes by accident),
     the gradient of the logits at each position ``i`` with respect to every
@@ -357,7 +357,7 @@ def input_dependence(model, shape, seed=0):
     -------
     torch.Tensor
         Boolean ``(H*W, H*W)``, positions in raster order. A causal model has
-        ``dep[i, j] = False`` for every ``j >= i``.
+        ``dep[i, j] = False`` for every :math:`j \ge i`.
     """
     height, width = shape
     generator = torch.Generator().manual_seed(seed)

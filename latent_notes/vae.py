@@ -1,7 +1,7 @@
-"""The variational auto-encoder (chapters :doc:`/book/elbo` and :doc:`/book/reparameterization`).
+r"""The variational auto-encoder (chapters :doc:`/book/elbo` and :doc:`/book/reparameterization`).
 
-A Gaussian encoder ``q_phi(z | x) = N(mu(x), diag sigma^2(x))``, a standard
-normal prior ``p(z) = N(0, I)`` and a decoder ``p_theta(x | z)`` whose
+A Gaussian encoder :math:`q_\phi(z \mid x) = \mathcal{N}(\mu(x), \mathrm{diag}\, \sigma^2(x))`, a standard
+normal prior :math:`p(z) = \mathcal{N}(0, I)` and a decoder :math:`p_\theta(x \mid z)` whose
 likelihood is chosen by a parameter:
 
 ``"bernoulli"``
@@ -13,7 +13,7 @@ likelihood is chosen by a parameter:
 
 The losses are plain functions of a model and a batch: :func:`elbo` returns
 the reconstruction term and the analytic KL separately, :func:`iwae_bound`
-the importance-weighted bound that tightens towards ``log p(x)``.
+the importance-weighted bound that tightens towards :math:`\log p(x)`.
 """
 
 from __future__ import annotations
@@ -44,23 +44,30 @@ class VAEOutput(NamedTuple):
     """What ``VAE.forward`` returns: the encoder's ``mu`` and ``logvar``, the drawn ``z``, the decoder's output."""
 
     mu: torch.Tensor
+    r"""Mean :math:`\mu(x)` of the encoder's Gaussian, shape ``(batch, latent_dim)``."""
     logvar: torch.Tensor
+    r"""Its log-variance :math:`\log \sigma^2(x)`, same shape."""
     z: torch.Tensor
+    r"""One draw :math:`z = \mu + \sigma \odot \epsilon`, same shape."""
     decoded: torch.Tensor
+    r"""Parameters of :math:`p_\theta(x \mid z)` (see :meth:`VAE.decode`)."""
 
 
 class ELBOTerms(NamedTuple):
     """Per-example terms of the ELBO, eq. :math:numref:`elbo-vae`."""
 
     elbo: torch.Tensor
+    """``reconstruction - kl``, shape ``(batch,)``."""
     reconstruction: torch.Tensor
+    r"""Monte Carlo estimate of :math:`\mathbb{E}_q[\log p_\theta(x \mid z)]`, shape ``(batch,)``."""
     kl: torch.Tensor
+    r""":math:`\mathrm{KL}(q_\phi(z \mid x) \,\|\, p(z))` in closed form, shape ``(batch,)``."""
 
 
 def gaussian_kl(mu, logvar):
-    """``KL(N(mu, diag exp(logvar)) || N(0, I))`` per example (eq. :math:numref:`elbo-kl`).
+    r""":math:`\mathrm{KL}(\mathcal{N}(\mu, \mathrm{diag}\, e^{\mathtt{logvar}}) \,\|\, \mathcal{N}(0, I))` per example (eq. :math:numref:`elbo-kl`).
 
-    ``0.5 * sum_j (mu_j^2 + sigma_j^2 - log sigma_j^2 - 1)``.
+    :math:`\tfrac12 \sum_j (\mu_j^2 + \sigma_j^2 - \log \sigma_j^2 - 1)`.
 
     Parameters
     ----------
@@ -74,7 +81,7 @@ def gaussian_kl(mu, logvar):
 
 
 def reparameterize(mu, logvar, n_samples=None, generator=None):
-    """Draw ``z = mu + sigma * eps`` with ``eps ~ N(0, I)`` (eq. :math:numref:`rep-trick`).
+    r"""Draw :math:`z = \mu + \sigma \odot \epsilon` with :math:`\epsilon \sim \mathcal{N}(0, I)` (eq. :math:numref:`rep-trick`).
 
     The randomness is in ``eps`` alone, so gradients flow to ``mu`` and
     ``logvar`` through a deterministic function.
@@ -159,12 +166,12 @@ class VAE(nn.Module):
 
     # --------------------------------------------------------------- model
     def encode(self, x):
-        """``(mu, logvar)`` of ``q_phi(z | x)``."""
+        r"""``(mu, logvar)`` of :math:`q_\phi(z \mid x)`."""
         mu, logvar = self.encoder(x).chunk(2, dim=-1)
         return mu, logvar
 
     def decode(self, z):
-        """Parameters of ``p_theta(x | z)``: logits (Bernoulli), logits of shape
+        r"""Parameters of :math:`p_\theta(x \mid z)`: logits (Bernoulli), logits of shape
         ``(..., input_dim, n_levels)`` (categorical) or means (Gaussian)."""
         out = self.decoder(z)
         if self.likelihood == "categorical":
@@ -172,7 +179,7 @@ class VAE(nn.Module):
         return out
 
     def log_likelihood(self, x, decoded):
-        """``log p_theta(x | z)`` summed over features, from :meth:`decode`'s output."""
+        r""":math:`\log p_\theta(x \mid z)` summed over features, from :meth:`decode`'s output."""
         if self.likelihood == "bernoulli":
             return -F.binary_cross_entropy_with_logits(decoded, x.expand_as(decoded),
                                                        reduction="none").sum(-1)
@@ -184,7 +191,7 @@ class VAE(nn.Module):
         return (-0.5 * ((x - decoded) / scale).pow(2) - self.log_scale - 0.5 * _LOG_2PI).sum(-1)
 
     def mean(self, decoded):
-        """The mean of ``p_theta(x | z)``: what a reconstruction shows."""
+        r"""The mean of :math:`p_\theta(x \mid z)`: what a reconstruction shows."""
         if self.likelihood == "bernoulli":
             return torch.sigmoid(decoded)
         if self.likelihood == "categorical":
@@ -207,15 +214,15 @@ class VAE(nn.Module):
 
     @torch.no_grad()
     def sample(self, n, generator=None):
-        """Means of ``p_theta(x | z)`` for ``n`` draws ``z ~ N(0, I)``."""
+        r"""Means of :math:`p_\theta(x \mid z)` for ``n`` draws :math:`z \sim \mathcal{N}(0, I)`."""
         z = torch.randn((n, self.latent_dim), generator=generator)
         return self.mean(self.decode(z))
 
 
 def elbo(model, x, n_samples=1, generator=None):
-    """The evidence lower bound per example, with its two terms.
+    r"""The evidence lower bound per example, with its two terms.
 
-    ``ELBO = E_q[log p_theta(x | z)] - KL(q_phi(z | x) || p(z))``
+    :math:`\mathrm{ELBO} = \mathbb{E}_q[\log p_\theta(x \mid z)] - \mathrm{KL}(q_\phi(z \mid x) \,\|\, p(z))`
     (eq. :math:numref:`elbo-vae`): the expectation by Monte Carlo with
     ``n_samples`` reparameterised draws, the KL in closed form
     (:func:`gaussian_kl`).
@@ -241,11 +248,11 @@ def elbo(model, x, n_samples=1, generator=None):
 
 
 def iwae_bound(model, x, k, generator=None, batch_size=None):
-    """The importance-weighted bound ``log (1/k) sum_i p(x, z_i) / q(z_i | x)``.
+    r"""The importance-weighted bound :math:`\log \frac{1}{k} \sum_i p(x, z_i) / q(z_i \mid x)`.
 
-    With ``z_1..z_k`` drawn from ``q_phi(z | x)``, its expectation is a lower
-    bound on ``log p(x)`` that does not decrease with ``k`` and tends to
-    ``log p(x)`` (eq. :math:numref:`rep-iwae`); for ``k = 1`` its expectation
+    With :math:`z_1, \dots, z_k` drawn from :math:`q_\phi(z \mid x)`, its expectation is a lower
+    bound on :math:`\log p(x)` that does not decrease with ``k`` and tends to
+    :math:`\log p(x)` (eq. :math:numref:`rep-iwae`); for :math:`k = 1` its expectation
     is the ELBO.
 
     Parameters

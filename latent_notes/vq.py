@@ -1,22 +1,22 @@
-"""Vector quantisers for the VQ-VAE (chapter :doc:`/book/vqvae`).
+r"""Vector quantisers for the VQ-VAE (chapter :doc:`/book/vqvae`).
 
-A quantiser holds a codebook of ``K`` vectors ``e_1..e_K`` of dimension ``D``
-and replaces each input vector ``z_e`` (the last axis of a tensor of any shape)
-by its nearest code, ``e_k`` with ``k = argmin_j ||z_e - e_j||``
+A quantiser holds a codebook of :math:`K` vectors :math:`e_1, \dots, e_K` of dimension :math:`D`
+and replaces each input vector :math:`z_e` (the last axis of a tensor of any shape)
+by its nearest code, :math:`e_k` with :math:`k = \arg\min_j \|z_e - e_j\|`
 (eq. :math:numref:`vq-nearest`; errata 11: the *encoder output* is quantised).
 
 Two ways to learn the codebook:
 
 :class:`VectorQuantizer`
-    by gradient descent on the codebook loss ``||sg[z_e] - e||^2``;
+    by gradient descent on the codebook loss :math:`\|\mathrm{sg}[z_e] - e\|^2`;
 :class:`VectorQuantizerEMA`
     by exponential moving averages of the codes' assigned vectors (an online
     k-means), with the state in buffers, not in the optimiser.
 
-Both return the commitment loss ``beta ||z_e - sg[e]||^2`` and pass gradients
+Both return the commitment loss :math:`\beta \|z_e - \mathrm{sg}[e]\|^2` and pass gradients
 to the encoder with the straight-through estimator: the quantised output is
-``z_e + sg[e - z_e]``, whose gradient with respect to ``z_e`` is the identity
-(eq. :math:numref:`vq-straight-through`). ``sg`` is the stop-gradient
+:math:`z_e + \mathrm{sg}[e - z_e]`, whose gradient with respect to :math:`z_e` is the identity
+(eq. :math:numref:`vq-straight-through`). :math:`\mathrm{sg}` is the stop-gradient
 (``detach``).
 """
 
@@ -32,27 +32,27 @@ __all__ = ["VQOutput", "VectorQuantizer", "VectorQuantizerEMA", "perplexity"]
 
 
 class VQOutput(NamedTuple):
-    """What a quantiser returns.
-
-    ``quantized`` has the input's shape (straight-through values); ``indices``
-    its shape without the last axis; the losses are scalars, the mean over
-    vectors of a squared Euclidean norm (``||sg[z_e] - e||^2`` and
-    ``beta ||z_e - sg[e]||^2``); ``perplexity`` is ``exp`` of the entropy of the
-    batch's code usage; ``usage`` the fraction of codes used in the batch;
-    ``dead_codes`` the number of codes no vector of the batch chose.
-    """
+    """What a quantiser returns: the quantised tensor, the code indices, the two losses (scalars,
+    means over vectors of a squared Euclidean norm) and three statistics of the batch's code usage."""
 
     quantized: torch.Tensor
+    """The nearest codes, with straight-through gradients; the input's shape."""
     indices: torch.Tensor
+    """Index of the nearest code; the input's shape without the last axis."""
     codebook_loss: torch.Tensor
+    r""":math:`\|\mathrm{sg}[z_e] - e\|^2`, mean over vectors (zero with EMA updates)."""
     commitment_loss: torch.Tensor
+    r""":math:`\beta \|z_e - \mathrm{sg}[e]\|^2`, mean over vectors."""
     perplexity: torch.Tensor
+    r""":math:`\exp` of the entropy of the batch's code usage (see :func:`perplexity`)."""
     usage: torch.Tensor
+    """Fraction of the codes used by the batch."""
     dead_codes: torch.Tensor
+    """Number of codes that no vector of the batch chose."""
 
 
 def perplexity(counts):
-    """``exp(H(p))`` of the usage frequencies ``p = counts / sum(counts)``.
+    r""":math:`\exp(H(p))` of the usage frequencies ``p = counts / sum(counts)``.
 
     ``K`` when all ``K`` codes are used equally, 1 when one code takes all.
     """
@@ -150,10 +150,10 @@ class VectorQuantizer(_QuantizerBase):
         self.codebook.data.copy_(values)
 
     def forward(self, z_e):
-        """Quantise ``z_e`` along its last axis; see :class:`VQOutput`.
+        r"""Quantise ``z_e`` along its last axis; see :class:`VQOutput`.
 
-        The codebook loss ``||sg[z_e] - e||^2`` moves the chosen codes towards
-        the encoder outputs; the commitment loss ``beta ||z_e - sg[e]||^2``
+        The codebook loss :math:`\|\mathrm{sg}[z_e] - e\|^2` moves the chosen codes towards
+        the encoder outputs; the commitment loss :math:`\beta \|z_e - \mathrm{sg}[e]\|^2`
         keeps the encoder outputs near their codes. Both are computed from the
         raw codebook lookup, before the straight-through substitution.
         """

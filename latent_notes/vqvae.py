@@ -26,17 +26,24 @@ class VQVAEOutput(NamedTuple):
     """What ``VQVAE.forward`` returns: decoder logits, the encoder output and the quantiser's output."""
 
     logits: torch.Tensor
+    """Bernoulli logits of the 64 pixels, shape ``(batch, 64)``."""
     z_e: torch.Tensor
+    """Encoder output, one vector per code position, shape ``(batch, 4, 4, code_dim)``."""
     vq: VQOutput
+    """What the quantiser returned for ``z_e``."""
 
 
 class VQVAELoss(NamedTuple):
     """The loss to minimise and its parts (eq. :math:numref:`vq-loss`), batch means."""
 
     total: torch.Tensor
+    """The loss to minimise, the sum of the three terms below."""
     reconstruction: torch.Tensor
+    r"""The reconstruction's negative log-likelihood :math:`-\log p(x \mid z_q)`."""
     codebook: torch.Tensor
+    r"""The codebook term :math:`\|\mathrm{sg}[z_e] - e\|^2`."""
     commitment: torch.Tensor
+    r"""The commitment term :math:`\beta \|z_e - \mathrm{sg}[e]\|^2`."""
 
 
 class VQVAE(nn.Module):
@@ -45,7 +52,7 @@ class VQVAE(nn.Module):
     Parameters
     ----------
     num_codes : int, default=32
-        Codebook size ``K``.
+        Codebook size :math:`K`.
     code_dim : int, default=16
         Dimension ``D`` of each code.
     hidden : int, default=64
@@ -120,9 +127,9 @@ class VQVAE(nn.Module):
 
 
 def vqvae_loss(model, x):
-    """Loss of a batch: Bernoulli reconstruction NLL per image plus the two VQ terms.
+    r"""Loss of a batch: Bernoulli reconstruction NLL per image plus the two VQ terms.
 
-    ``-log p(x | z_q) + ||sg[z_e] - e||^2 + beta ||z_e - sg[e]||^2``, to be
+    :math:`-\log p(x \mid z_q) + \|\mathrm{sg}[z_e] - e\|^2 + \beta \|z_e - \mathrm{sg}[e]\|^2`, to be
     *minimised* (eq. :math:numref:`vq-loss`; errata 13). Every term is per
     image: the reconstruction is summed over the 64 pixels, the two squared
     norms over the 16 code positions; all are averaged over the batch.
@@ -141,23 +148,26 @@ class VQVAEBound(NamedTuple):
     """Per-image evidence lower bound of a VQ-VAE and its two parts, in nats (see :func:`vqvae_bound`)."""
 
     elbo: torch.Tensor
+    """``reconstruction - kl``, shape ``(batch,)``."""
     reconstruction: torch.Tensor
+    r""":math:`\log p(x \mid z_q(x))`, shape ``(batch,)``."""
     kl: torch.Tensor
+    r""":math:`-\log p(z(x))` under the prior, shape ``(batch,)``."""
 
 
 @torch.no_grad()
 def vqvae_bound(model, x, log_prior=None):
-    """The VQ-VAE's lower bound on ``log p(x)``, per image.
+    r"""The VQ-VAE's lower bound on :math:`\log p(x)`, per image.
 
-    The posterior ``q(z | x)`` puts all its mass on the nearest-code grid
-    ``z(x)`` (eq. :math:numref:`vq-nearest`), so ``E_q[log q] = 0`` and
+    The posterior :math:`q(z \mid x)` puts all its mass on the nearest-code grid
+    :math:`z(x)` (eq. :math:numref:`vq-nearest`), so :math:`\mathbb{E}_q[\log q] = 0` and
 
-    ``ELBO(x) = log p(x | z_q(x)) - KL(q(z | x) || p(z))``,
-    ``KL = -log p(z(x))``.
+    :math:`\mathrm{ELBO}(x) = \log p(x \mid z_q(x)) - \mathrm{KL}(q(z \mid x) \,\|\, p(z))`,
+    :math:`\mathrm{KL} = -\log p(z(x))`.
 
-    With the uniform prior over ``K`` codes at each of the 16 positions the KL
-    is ``16 log K`` for every image (eq. :math:numref:`vq-kl`, per position
-    ``log K``); a learned prior replaces it by the prior's negative
+    With the uniform prior over :math:`K` codes at each of the 16 positions the KL
+    is :math:`16 \log K` for every image (eq. :math:numref:`vq-kl`, per position
+    :math:`\log K`); a learned prior replaces it by the prior's negative
     log-probability of the code grid.
 
     Parameters
@@ -167,13 +177,13 @@ def vqvae_bound(model, x, log_prior=None):
         Binary images (the decoder is Bernoulli).
     log_prior : callable, optional
         ``log_prior(indices)`` with ``indices`` of shape (batch, 4, 4) returns
-        ``log p(z)`` per grid, shape (batch,) (for example a PixelCNN's
+        :math:`\log p(z)` per grid, shape (batch,) (for example a PixelCNN's
         ``log_prob``). Uniform over the codes by default.
 
     Returns
     -------
     VQVAEBound
-        ``elbo``, ``reconstruction`` (``log p(x | z_q)``) and ``kl``, each of
+        ``elbo``, ``reconstruction`` (:math:`\log p(x \mid z_q)`) and ``kl``, each of
         shape (batch,).
     """
     images = VQVAE._as_images(x)
@@ -196,7 +206,7 @@ def vqvae_bound(model, x, log_prior=None):
 
 @torch.no_grad()
 def code_usage(model, x):
-    """How many times each code is chosen when encoding ``x``: a tensor of ``K`` counts."""
+    """How many times each code is chosen when encoding ``x``: a tensor of :math:`K` counts."""
     return torch.bincount(model.encode(x).flatten(), minlength=model.quantizer.num_codes)
 
 
@@ -204,8 +214,11 @@ class ProfileVQVAEOutput(NamedTuple):
     """What ``ProfileVQVAE.forward`` returns: the decoded mean, the encoder output, the quantiser's output."""
 
     mean: torch.Tensor
+    """Decoded mean of each profile, shape ``(batch, input_dim)``."""
     z_e: torch.Tensor
+    """Encoder output, one vector per sample, shape ``(batch, code_dim)``."""
     vq: VQOutput
+    """What the quantiser returned for ``z_e``."""
 
 
 class ProfileVQVAE(nn.Module):
@@ -221,7 +234,7 @@ class ProfileVQVAE(nn.Module):
     ----------
     input_dim : int
     num_codes : int, default=8
-        Number of latent classes ``K``.
+        Number of latent classes :math:`K`.
     code_dim : int, default=4
     hidden : int, default=64
     beta : float, default=0.25
@@ -271,7 +284,7 @@ class ProfileVQVAE(nn.Module):
 
 
 def profile_vqvae_loss(model, x):
-    """``||x - mean||^2 / 2 + ||sg[z_e] - e||^2 + beta ||z_e - sg[e]||^2``, batch means.
+    r""":math:`\|x - \mathtt{mean}\|^2 / 2 + \|\mathrm{sg}[z_e] - e\|^2 + \beta \|z_e - \mathrm{sg}[e]\|^2`, batch means.
 
     The reconstruction is the Gaussian negative log-likelihood with unit
     variance, up to a constant (eq. :math:numref:`vq-loss` with one code per

@@ -5,16 +5,28 @@ For every page of the table of contents: the math is rendered by MathJax (no raw
 error or a warning, and every internal link points to an existing page and
 anchor. A screenshot of each page goes to ``_build/screenshots/``.
 
+The layout is measured at 1280 px (a laptop) and 390 px (a phone): nothing is
+wider than the screen except inside its own horizontal scroll box, every
+display equation fits or scrolls in its box (with a faded edge that shows there
+is more), every figure links to its full-size image and has alternative text,
+and captions have a readable contrast. Headless ``--dump-dom`` has no layout of
+its own to report, so the page is loaded in an iframe of the wanted width (a
+browser window cannot be narrower than 500 px) together with a script that
+measures it once MathJax and the images are done, and posts the result to the
+outer page, whose DOM is dumped.
+
 The test needs a built book (``make book``) and Chromium. Without them it is
 skipped, unless ``REQUIRE_BUILT_BOOK=1`` (set by ``.ci/run`` after the build),
 in which case their absence is a failure.
 """
 
+import json
 import os
 import re
 import shutil
 import subprocess
 import tempfile
+from html import unescape
 from html.parser import HTMLParser
 from pathlib import Path
 from urllib.parse import unquote, urlsplit
@@ -184,3 +196,334 @@ def test_page_internal_links_resolve(page):
             ids = parsed.ids if target == (HTML / f"{page}.html").resolve() else \
                 set(re.findall(r'\sid="([^"]+)"', target.read_text(errors="replace")))
             assert fragment in ids, f"{page}: link {href} points to a missing anchor"
+
+
+# --- layout: the page measured in a browser at a laptop's and a phone's width -----------------
+
+WIDTHS = (1280, 390)
+
+# Runs inside the page (loaded in an iframe as wide as the screen being tested).
+_PROBE = r"""
+(function () {
+  "use strict";
+  var SCROLLS = ["auto", "scroll"];
+
+  function describe(el) {
+    var s = el.tagName.toLowerCase();
+    if (el.id) s += "#" + el.id;
+    var cls = (el.getAttribute("class") || "").trim().split(/\s+/).filter(Boolean);
+    if (cls.length) s += "." + cls.slice(0, 3).join(".");
+    var text = (el.textContent || "").replace(/\s+/g, " ").trim().slice(0, 60);
+    return text ? s + ' "' + text + '"' : s;
+  }
+  function rendered(el) {
+    if (!el.getClientRects().length) return false;
+    var st = getComputedStyle(el);
+    return st.visibility !== "hidden" && st.visibility !== "collapse";
+  }
+  // visually hidden on purpose (screen-reader text such as MathJax's assistive MathML)
+  function hiddenByClip(el) {
+    for (var a = el; a && a !== document.body; a = a.parentElement) {
+      var st = getComputedStyle(a);
+      if ((st.clip && st.clip !== "auto") || (st.clipPath && st.clipPath !== "none")) return true;
+    }
+    return false;
+  }
+  function scrollAncestor(el) {
+    for (var a = el.parentElement; a && a !== document.body; a = a.parentElement) {
+      if (SCROLLS.indexOf(getComputedStyle(a).overflowX) >= 0) return a;
+    }
+    return null;
+  }
+  function inside(r, box) { return r.left >= box.left - 1 && r.right <= box.right + 1; }
+
+  function overflowing(W) {
+    var out = [], bad = [];
+    function reported(el) {
+      for (var i = 0; i < bad.length; i++) if (bad[i].contains(el)) return true;
+      return false;
+    }
+    var all = document.body.querySelectorAll("*");
+    for (var i = 0; i < all.length; i++) {
+      var el = all[i];
+      if (!rendered(el)) continue;
+      var r = el.getBoundingClientRect();
+      if ((r.width === 0 && r.height === 0) || r.right <= W + 1) continue;
+      if (scrollAncestor(el) || reported(el) || hiddenByClip(el)) continue;
+      bad.push(el);
+      out.push({element: describe(el), right: Math.round(r.right), width: Math.round(r.width)});
+    }
+    // text that runs out of its element (a long word, an unbreakable name)
+    var walker = document.createTreeWalker(document.body, NodeFilter.SHOW_TEXT);
+    var range = document.createRange();
+    for (var t = walker.nextNode(); t; t = walker.nextNode()) {
+      var host = t.parentElement;
+      if (!host || !t.textContent.trim() || !rendered(host) || reported(host)) continue;
+      range.selectNodeContents(t);
+      var tr = range.getBoundingClientRect();
+      if (tr.width === 0 || tr.right <= W + 1) continue;
+      if (SCROLLS.indexOf(getComputedStyle(host).overflowX) >= 0 || scrollAncestor(host)) continue;
+      if (hiddenByClip(host)) continue;
+      bad.push(host);
+      out.push({element: "text in " + describe(host), right: Math.round(tr.right),
+                width: Math.round(tr.width)});
+    }
+    return out;
+  }
+
+  // A display equation fits (nothing clips it), or scrolls in a box of its own that is itself
+  // on screen, with a faded edge (mask-image) that shows the reader there is more.
+  function equation(eq, index, W) {
+    var own = eq.closest("div.math") || eq.parentElement;
+    var math = eq.querySelector("mjx-math") || eq;
+    var c = math.getBoundingClientRect();
+    var view = {left: 0, right: W};
+    var scroller = null, clipper = null, outer = [];
+    for (var a = math.parentElement; a && a !== document.documentElement; a = a.parentElement) {
+      var st = getComputedStyle(a);
+      if (st.overflowX === "visible") continue;
+      if (!scroller && SCROLLS.indexOf(st.overflowX) >= 0 && (a === own || own.contains(a)) &&
+          a.scrollWidth > a.clientWidth + 1) {
+        scroller = a;
+        continue;
+      }
+      if (scroller) outer.push(a);
+      else if (!clipper && !inside(c, a.getBoundingClientRect())) clipper = a;
+    }
+    var label = eq.closest("div.math");
+    var eqno = label && label.querySelector(".eqno") ? label.querySelector(".eqno").textContent : "";
+    var res = {equation: (label && label.id) || "equation " + (index + 1),
+               number: eqno.replace("#", "").trim(), width: Math.round(c.width)};
+    if (clipper) {
+      res.ok = false; res.how = "cut off by " + describe(clipper).split(" ")[0];
+    } else if (!scroller) {
+      res.ok = inside(c, view); res.how = res.ok ? "fits" : "runs off the screen";
+    } else {
+      var sr = scroller.getBoundingClientRect();
+      var onScreen = inside(sr, view) && outer.every(function (o) {
+        return inside(sr, o.getBoundingClientRect()); });
+      var st2 = getComputedStyle(scroller);
+      var mask = st2.maskImage || st2.webkitMaskImage || "none";
+      var where = describe(scroller).split(" ")[0];
+      if (!onScreen) { res.ok = false; res.how = "its scroll box " + where + " is cut off"; }
+      else if (mask === "none") {
+        res.ok = false; res.how = "scrolls in " + where + " but looks cut off (no faded edge)";
+      } else { res.ok = true; res.how = "scrolls in " + where; }
+    }
+    if (scroller && scroller.scrollHeight > scroller.clientHeight + 1) {
+      res.ok = false; res.how += "; cut vertically (" + scroller.scrollHeight + " > " +
+        scroller.clientHeight + " px)";
+    }
+    return res;
+  }
+
+  function rgba(text) {
+    var v = (text.match(/[\d.]+/g) || []).map(Number);
+    return {r: v[0], g: v[1], b: v[2], a: v.length > 3 ? v[3] : 1};
+  }
+  function background(el) {
+    for (var a = el; a; a = a.parentElement) {
+      var bg = getComputedStyle(a).backgroundColor;
+      if (rgba(bg).a > 0) return bg;
+    }
+    return "rgb(255, 255, 255)";
+  }
+  function luminance(c) {
+    function ch(x) { x /= 255; return x <= 0.03928 ? x / 12.92 : Math.pow((x + 0.055) / 1.055, 2.4); }
+    return 0.2126 * ch(c.r) + 0.7152 * ch(c.g) + 0.0722 * ch(c.b);
+  }
+  function contrast(fg, bg) {
+    var f = rgba(fg), b = rgba(bg);
+    var mixed = {r: f.r * f.a + b.r * (1 - f.a), g: f.g * f.a + b.g * (1 - f.a),
+                 b: f.b * f.a + b.b * (1 - f.a)};
+    var l1 = luminance(mixed), l2 = luminance(b);
+    return (Math.max(l1, l2) + 0.05) / (Math.min(l1, l2) + 0.05);
+  }
+  function captions() {
+    var out = [];
+    var caps = document.querySelectorAll("article figcaption, article table > caption");
+    for (var m = 0; m < caps.length; m++) {
+      var els = [caps[m]].concat(Array.prototype.slice.call(caps[m].querySelectorAll("*")));
+      for (var n = 0; n < els.length; n++) {
+        var el = els[n];
+        var text = Array.prototype.some.call(el.childNodes, function (x) {
+          return x.nodeType === 3 && x.textContent.trim(); });
+        if (!text || !rendered(el) || el.closest("mjx-container, a.headerlink")) continue;
+        var st = getComputedStyle(el), bg = background(el);
+        out.push({element: describe(el), ratio: Math.round(contrast(st.color, bg) * 100) / 100,
+                  color: st.color, background: bg, weight: parseInt(st.fontWeight, 10)});
+      }
+    }
+    return out;
+  }
+
+  function measure() {
+    var W = document.documentElement.clientWidth;
+    var eqs = document.querySelectorAll('mjx-container[display="true"]');
+    var result = {
+      width: window.innerWidth, scrollWidth: document.documentElement.scrollWidth,
+      overflowing: overflowing(W),
+      equations: Array.prototype.map.call(eqs, function (eq, i) { return equation(eq, i, W); }),
+      figures: Array.prototype.map.call(
+        document.querySelectorAll("article figure img, article .cell_output img"), function (img) {
+          var link = img.closest("a[href]");
+          return {src: img.getAttribute("src"), alt: img.getAttribute("alt"),
+                  link: link ? link.getAttribute("href") : null};
+        }),
+      captions: {light: captions()}
+    };
+    document.documentElement.dataset.theme = "dark";
+    document.documentElement.dataset.mode = "dark";
+    result.captions.dark = captions();
+    return result;
+  }
+
+  function imagesLoaded() {
+    return Promise.all(Array.prototype.map.call(document.images, function (img) {
+      return img.complete ? null : new Promise(function (done) {
+        img.addEventListener("load", done); img.addEventListener("error", done);
+      });
+    }));
+  }
+  function report(value) { window.parent.postMessage({layoutResult: JSON.stringify(value)}, "*"); }
+
+  window.addEventListener("load", function () {
+    var math = window.MathJax && MathJax.startup && MathJax.startup.promise
+      ? MathJax.startup.promise : Promise.resolve();
+    Promise.all([math, imagesLoaded(), document.fonts ? document.fonts.ready : null])
+      .then(function () { return new Promise(function (done) { setTimeout(done, 500); }); })
+      .then(function () { report(measure()); })
+      .catch(function (err) { report({error: String(err)}); });
+  });
+})();
+"""
+
+_FRAME = """<!DOCTYPE html>
+<html><head><meta charset="utf-8"><style>body {{ margin: 0 }} iframe {{ border: 0; display: block }}</style></head>
+<body><iframe src="{src}" width="{width}" height="{height}"></iframe><pre id="layout-result"></pre>
+<script>
+window.addEventListener("message", function (event) {{
+  if (event.data && event.data.layoutResult)
+    document.getElementById("layout-result").textContent = event.data.layoutResult;
+}});
+</script></body></html>
+"""
+
+
+def _layout(chromium, page, width):
+    """What ``_PROBE`` measured on ``page`` in a viewport ``width`` px wide (and a screenshot)."""
+    source = HTML / f"{page}.html"
+    # next to the page, so that its relative URLs (styles, scripts, images) resolve
+    probe = source.with_name(f"_layout-probe-{width}-{source.stem}.html")
+    frame = source.with_name(f"_layout-frame-{width}-{source.stem}.html")
+    text = source.read_text()
+    assert "</body>" in text, f"{page}: no </body> in the built page"
+    flags = [chromium, "--headless", "--no-sandbox", "--disable-gpu", "--disable-quic",
+             "--no-first-run", "--disable-background-networking", "--disable-component-update",
+             "--disable-sync", "--hide-scrollbars", "--virtual-time-budget=30000"]
+    try:
+        probe.write_text(text.replace("</body>", f"<script>{_PROBE}</script></body>", 1))
+        frame.write_text(_FRAME.format(src=probe.name, width=width, height=900))
+        with tempfile.TemporaryDirectory() as profile:
+            dom = subprocess.run(flags + [f"--user-data-dir={profile}", f"--window-size={max(width, 500)},900",
+                                          "--dump-dom", frame.as_uri()],
+                                 capture_output=True, text=True, timeout=180, check=True).stdout
+        if width < 1280:
+            # a screenshot at this width (the 1280 px one is taken by _render)
+            from PIL import Image
+
+            frame.write_text(_FRAME.format(src=source.name, width=width, height=2400))
+            shot = SHOTS / f"{page.replace('/', '_')}-{width}.png"
+            SHOTS.mkdir(parents=True, exist_ok=True)
+            with tempfile.TemporaryDirectory() as profile:
+                subprocess.run(flags + [f"--user-data-dir={profile}", f"--window-size={max(width, 500)},2400",
+                                        f"--screenshot={shot}", frame.as_uri()],
+                               capture_output=True, timeout=180, check=True)
+            with Image.open(shot) as image:
+                image.crop((0, 0, width, image.height)).save(shot)
+    finally:
+        probe.unlink(missing_ok=True)
+        frame.unlink(missing_ok=True)
+    match = re.search(r'<pre id="layout-result">(.*?)</pre>', dom, re.S)
+    assert match and match.group(1).strip(), f"{page} at {width} px: the layout probe reported nothing"
+    result = json.loads(unescape(match.group(1)))
+    assert "error" not in result, f"{page} at {width} px: the layout probe failed: {result['error']}"
+    return result
+
+
+_layout_cache = {}
+
+
+def _measured(page, width):
+    if (page, width) not in _layout_cache:
+        _require(HTML.joinpath("index.html").exists(), "no built book in _build/html (run `make book`)")
+        chromium = _chromium()
+        _require(chromium is not None, "Chromium is not installed (apt-get install chromium)")
+        _layout_cache[page, width] = _layout(chromium, page, width)
+    return _layout_cache[page, width]
+
+
+def _listing(items, keys):
+    return "\n".join("  " + ", ".join(f"{k}={item[k]}" for k in keys) for item in items[:15]) + \
+        (f"\n  ... and {len(items) - 15} more" if len(items) > 15 else "")
+
+
+@pytest.mark.parametrize("width", WIDTHS)
+@pytest.mark.parametrize("page", _toc_pages())
+def test_page_fits_the_screen(page, width):
+    """Nothing wider than the screen except in a scroll box; display equations fit or scroll."""
+    layout = _measured(page, width)
+    assert layout["width"] == width, f"{page}: the viewport is {layout['width']} px, not {width}"
+    problems = []
+    if layout["overflowing"]:
+        problems.append(f"elements past the right edge ({width} px) outside any scroll box:\n"
+                        + _listing(layout["overflowing"], ("element", "right", "width")))
+    if layout["scrollWidth"] > width:
+        problems.append(f"the page scrolls sideways: {layout['scrollWidth']} px wide")
+    bad = [e for e in layout["equations"] if not e["ok"]]
+    if bad:
+        problems.append("display equations neither fit nor scroll in their own box:\n"
+                        + _listing(bad, ("equation", "number", "width", "how")))
+    assert not problems, f"{page} at {width} px:\n" + "\n".join(problems)
+
+
+def _is_image_file(page, href):
+    return any(path.is_file() and path.suffix.lower() in (".png", ".svg", ".jpg", ".jpeg", ".gif", ".webp")
+               for _, _, path in _local_files(page, [href]))
+
+
+@pytest.mark.parametrize("page", _toc_pages())
+def test_figures_open_full_size(page):
+    """On a phone a figure is shrunk to the column: tapping it opens the image itself."""
+    figures = _measured(page, 390)["figures"]
+    unlinked = [f["src"] for f in figures if not f["link"] or not _is_image_file(page, f["link"])]
+    assert not unlinked, f"{page}: figures without a link to their full-size image: {unlinked}"
+
+
+@pytest.mark.parametrize("page", _toc_pages())
+def test_figures_have_alt_text(page):
+    """Alternative text says what a figure shows (Sphinx's default, the file name, does not)."""
+    figures = _measured(page, 390)["figures"]
+    missing = [f["src"] for f in figures
+               if not (f["alt"] or "").strip()
+               or re.search(r"\.(png|svg|jpe?g|gif|webp)$", f["alt"].strip(), re.I)
+               or f["alt"].strip() == f["src"]]
+    assert not missing, f"{page}: figures without alternative text (or with a file name as alt): {missing}"
+
+
+@pytest.mark.parametrize("page", _toc_pages())
+def test_captions_are_readable(page):
+    """Caption text: contrast >= 4.5:1 with its background (WCAG AA), not a light font weight."""
+    captions = _measured(page, 390)["captions"]
+    for mode, found in captions.items():
+        low = [c for c in found if c["ratio"] < 4.5 or c["weight"] < 400]
+        assert not low, f"{page} ({mode} mode): captions hard to read:\n" + \
+            _listing(low, ("element", "ratio", "color", "background", "weight"))
+
+
+def test_api_page_is_clean():
+    """No autodoc "Alias for field number N" filler; the docstrings' math is typeset."""
+    parsed, _ = _parsed("book/api")
+    text = "".join(parsed.text)
+    assert "Alias for field number" not in text, "API page: NamedTuple fields without a docstring"
+    assert parsed.math > 0 and parsed.math_errors == 0, "API page: no typeset math"
