@@ -97,3 +97,71 @@ def test_weight_height_sex_proba_is_the_true_posterior():
         weight_height_sex_proba([60.0, 70.0], [170.0])
     with pytest.raises(ValueError, match="finite"):
         weight_height_sex_proba([np.nan], [170.0])
+
+
+def test_component_colours_are_okabe_ito_and_the_handles_name_them():
+    from matplotlib.colors import to_rgb
+
+    from latent_notes.plotting import OKABE_ITO, component_handles
+
+    np.testing.assert_allclose(component_colors(3), [to_rgb(c) for c in OKABE_ITO[:3]])
+    assert len({tuple(c) for c in component_colors(12)}) == 12  # distinct beyond the palette
+    handles = component_handles(3)
+    assert [h.get_label() for h in handles] == ["component 1", "component 2", "component 3"]
+    np.testing.assert_allclose([h.get_facecolor()[:3] for h in handles], component_colors(3))
+    with pytest.raises(ValueError, match="labels"):
+        component_handles(2, ["one"])
+
+
+def test_plot_log_likelihood_has_integer_iteration_ticks():
+    fig, ax = plt.subplots()
+    plot_log_likelihood(ax, [-10.0, -5.0, -4.0, -3.9])
+    fig.draw_without_rendering()
+    assert all(float(t).is_integer() for t in ax.get_xticks())
+    plt.close(fig)
+
+
+def test_plot_gmlc_regions_labels_what_it_draws():
+    from latent_notes.plotting import plot_gmlc_regions
+
+    class Halves:  # P(y = 1 | x) = 1 right of x = 0; two gates split at y = 0
+        def predict_proba(self, X):
+            p = (X[:, 0] > 0).astype(float)
+            return np.column_stack([1 - p, p])
+
+        def predict_cluster(self, X):
+            return (X[:, 1] > 0).astype(int)
+
+    rng = np.random.default_rng(0)
+    X = rng.normal(size=(200, 2))
+    y = (X[:, 0] > 0).astype(int)
+    fig, ax = plt.subplots()
+    background = plot_gmlc_regions(ax, Halves(), X, y, resolution=30, title="t")
+    fig.colorbar(background, ax=ax)
+    labels = ax.get_legend_handles_labels()[1]
+    assert labels == [r"$P(y=1\mid x) = 0.5$", "gate boundary", "$y = 0$", "$y = 1$"]
+    # the points are saturated, the background pale: they stay visible on it
+    point = np.array(ax.collections[-1].get_facecolor()[0][:3])
+    pale = np.array(background.cmap(1.0)[:3])
+    assert pale.mean() > 0.75 and point.mean() < 0.5
+    with pytest.raises(ValueError, match="shape"):
+        plot_gmlc_regions(ax, Halves(), np.zeros((5, 3)), np.zeros(5))
+    plt.close(fig)
+
+
+def test_image_grid_and_plot_dependence():
+    from latent_notes.plotting import dependence_handles, image_grid, plot_dependence
+
+    fig, (ax, ax2) = plt.subplots(1, 2)
+    image_grid(ax, np.eye(4, 64), ncols=2, title="digits")
+    assert not any(s.get_visible() for s in ax.spines.values()) and ax.get_title() == "digits"
+    with pytest.raises(ValueError, match="shape"):
+        image_grid(ax, np.ones((2, 10)))
+    seen = np.zeros((3, 3), dtype=bool)
+    seen[0, :2] = True
+    plot_dependence(ax2, seen, (1, 1))
+    assert [h.get_label() for h in dependence_handles()] == [
+        "later (never seen)", "earlier, seen", "earlier, not seen", "output position"]
+    with pytest.raises(ValueError, match="causal"):
+        plot_dependence(ax2, np.ones((3, 3), dtype=bool), (1, 1))
+    plt.close(fig)

@@ -81,7 +81,8 @@ def test_book_config_fails_on_errors_and_renders_math_offline():
     assert config["launch_buttons"]["binderhub_url"]
     # Colab cannot open Markdown notebooks: no Colab button, a link to the .ipynb instead
     assert not config["launch_buttons"].get("colab_url")
-    assert config["sphinx"]["local_extensions"] == {"runtime_note": "_ext/", "authoryear_bib": "_ext/"}
+    assert config["sphinx"]["local_extensions"] == {"runtime_note": "_ext/", "authoryear_bib": "_ext/",
+                                                   "figure_links": "_ext/"}
     assert config["bibtex_bibfiles"] == ["references.bib"]
 
 
@@ -224,6 +225,8 @@ def test_first_cell_installs_the_package_when_missing():
         assert "latent-notes[chapters]" in first.source, name
         # one thread policy for every chapter, applied before any computation
         assert "limit_threads()" in first.source, name
+        # one house style for every figure, with its readability check
+        assert "use_book_style()" in first.source, name
 
 
 
