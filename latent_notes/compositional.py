@@ -23,9 +23,13 @@ __all__ = ["filter_taxa", "closure", "clr", "taxon_labels"]
 def _as_array(counts, name="counts"):
     values = counts.to_numpy() if hasattr(counts, "to_numpy") else counts
     try:
-        values = np.asarray(values, dtype=float)
-    except (TypeError, ValueError):
-        raise TypeError(f"{name} must be a numeric 2-D array or DataFrame") from None
+        values = np.asarray(values)
+    except ValueError:
+        raise ValueError(f"{name} must be a rectangular 2-D array or DataFrame") from None
+    if values.dtype.kind not in "biuf":
+        raise TypeError(f"{name} must be a numeric 2-D array or DataFrame; got dtype "
+                        f"{values.dtype}")
+    values = values.astype(float)
     if values.ndim != 2 or values.size == 0:
         raise ValueError(f"{name} must be a non-empty 2-D array (samples x taxa); "
                          f"got shape {values.shape}")
@@ -64,6 +68,8 @@ def filter_taxa(counts, min_prevalence=0.1, other=True):
     if isinstance(min_prevalence, bool) or not isinstance(min_prevalence, numbers.Real) \
             or not 0 <= min_prevalence <= 1:
         raise ValueError(f"min_prevalence must be a float in [0, 1]; got {min_prevalence!r}")
+    if not isinstance(other, (bool, np.bool_)):
+        raise TypeError(f"other must be True or False; got {other!r}")
     keep = (values > 0).mean(axis=0) >= min_prevalence
     if not keep.any():
         raise ValueError(f"no taxon is present in {min_prevalence:.0%} of the samples")
@@ -75,17 +81,23 @@ def filter_taxa(counts, min_prevalence=0.1, other=True):
         kept = np.column_stack([kept, values[:, ~keep].sum(axis=1)])
         columns = None if columns is None else columns + ["other"]
     if hasattr(counts, "to_numpy"):
-        return _like(counts, kept.astype(counts.to_numpy().dtype), columns)
+        dtype = np.result_type(*counts.dtypes) if hasattr(counts, "dtypes") else counts.dtype
+        if dtype.kind in "iu" and kept.size and kept.max() > np.iinfo(dtype).max:
+            dtype = np.dtype(np.int64)  # the "other" sums would overflow the table's type
+        return _like(counts, kept.astype(dtype), columns)
     return kept
 
 
 def closure(counts):
     """Proportions: each row divided by its sum (the library size)."""
     values = _as_array(counts)
-    totals = values.sum(axis=1, keepdims=True)
-    if np.any(totals == 0):
-        raise ValueError("every sample (row) needs a positive total to be closed")
-    return _like(counts, values / totals)
+    # Divide by each row's largest value first, so that the sum cannot overflow.
+    top = values.max(axis=1, keepdims=True)
+    if np.any(top == 0):
+        raise ValueError("every sample (row) needs a positive total to be closed; rows "
+                         f"{np.flatnonzero(top[:, 0] == 0)[:5].tolist()} are all zero")
+    scaled = values / top
+    return _like(counts, scaled / scaled.sum(axis=1, keepdims=True))
 
 
 def clr(counts, pseudocount=0.5):
@@ -136,6 +148,11 @@ def taxon_labels(taxonomy, ranks=("Genus", "Family", "Order", "Class", "Phylum")
     pandas.Series
         Indexed like ``taxonomy``; ``"unassigned"`` where no rank is informative.
     """
+    if not hasattr(taxonomy, "columns") or not hasattr(taxonomy, "apply"):
+        raise TypeError(f"taxonomy must be a pandas DataFrame; got {type(taxonomy).__name__}")
+    if isinstance(ranks, str) or not all(isinstance(r, str) for r in ranks) or not len(ranks):
+        raise TypeError("ranks must be a non-empty sequence of column names, e.g. "
+                        f"('Genus', 'Family'); got {ranks!r}")
     missing = [r for r in ranks if r not in getattr(taxonomy, "columns", ())]
     if missing:
         raise ValueError(f"taxonomy must be a DataFrame with columns {list(ranks)}; "

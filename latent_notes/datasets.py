@@ -10,6 +10,8 @@ from typing import NamedTuple
 
 import numpy as np
 
+from ._validation import (as_float_array, check_array, check_choice, check_int,
+                          check_probability_vector, check_real)
 from .em import check_random_state
 
 __all__ = [
@@ -32,6 +34,24 @@ def _check_n_samples(n_samples):
     if isinstance(n_samples, bool) or not isinstance(n_samples, (numbers.Integral, np.integer)) \
             or n_samples < 1:
         raise ValueError(f"n_samples must be a positive int; got {n_samples!r}")
+
+
+def _check_gmlc_params(params):
+    """Validated float arrays ``(weights, means, variances, coef, intercept)`` as GMLCParams."""
+    try:
+        weights, means, variances, coef, intercept = params
+    except (TypeError, ValueError):
+        raise TypeError("params must be a GMLCParams or a tuple (weights, means, variances, "
+                        f"coef, intercept); got {type(params).__name__}") from None
+    means = as_float_array(means, "params.means", ndim=2)
+    K, d = means.shape
+    weights = check_probability_vector(weights, "params.weights", size=K)
+    variances = as_float_array(variances, "params.variances", shape=(K,))
+    if np.any(variances <= 0):
+        raise ValueError(f"params.variances must be positive; got {float(variances.min())!r}")
+    coef = as_float_array(coef, "params.coef", shape=(K, d))
+    intercept = as_float_array(intercept, "params.intercept", shape=(K,))
+    return GMLCParams(weights, means, variances, coef, intercept)
 
 
 def make_gaussian_mixture(n_samples, weights=None, means=None, variances=None, random_state=None):
@@ -58,16 +78,16 @@ def make_gaussian_mixture(n_samples, weights=None, means=None, variances=None, r
         The component of each sample, in ``0..K-1``.
     """
     _check_n_samples(n_samples)
-    weights = np.array([0.5, 0.3, 0.2]) if weights is None else np.asarray(weights, dtype=float)
-    means = np.array([[0.0, 0.0], [3.0, 2.0], [-1.0, 3.0]]) if means is None \
-        else np.asarray(means, dtype=float)
-    variances = np.array([1.0, 0.5, 0.3]) if variances is None else np.asarray(variances, dtype=float)
+    weights = np.array([0.5, 0.3, 0.2]) if weights is None \
+        else check_probability_vector(weights, "weights")
     K = weights.shape[0]
-    if weights.ndim != 1 or np.any(weights < 0) or not np.isclose(weights.sum(), 1.0):
-        raise ValueError("weights must be a 1-D array of non-negative numbers summing to 1")
-    if means.ndim != 2 or means.shape[0] != K:
+    means = np.array([[0.0, 0.0], [3.0, 2.0], [-1.0, 3.0]]) if means is None \
+        else as_float_array(means, "means", ndim=2)
+    if means.shape[0] != K:
         raise ValueError(f"means must have shape (K, d) with K={K}; got {means.shape}")
-    if variances.shape != (K,) or np.any(variances <= 0):
+    variances = np.array([1.0, 0.5, 0.3]) if variances is None \
+        else as_float_array(variances, "variances", shape=(K,))
+    if np.any(variances <= 0):
         raise ValueError(f"variances must be {K} positive numbers; got {variances}")
     rng = check_random_state(random_state)
     z = rng.choice(K, size=n_samples, p=weights)
@@ -137,22 +157,28 @@ def weight_height_sex_proba(weight, height):
     -------
     ndarray of shape (n,)
     """
-    weight = np.asarray(weight, dtype=float)
-    height = np.asarray(height, dtype=float)
-    if weight.ndim != 1 or weight.shape != height.shape:
+    weight = as_float_array(weight, "weight", ndim=1, allow_empty=True)
+    height = as_float_array(height, "height", ndim=1, allow_empty=True)
+    if weight.shape != height.shape:
         raise ValueError("weight and height must be 1-D arrays of the same length; got "
                          f"shapes {weight.shape} and {height.shape}")
-    if not (np.all(np.isfinite(weight)) and np.all(np.isfinite(height))):
-        raise ValueError("weight and height must be finite")
-    log_joint = []
+    # Each quadratic form is v^T M_z v in v = (weight, height, 1) / s, s the row's scale, so
+    # nothing overflows; the difference of the two forms uses M_0 - M_1, formed from the
+    # parameters, so far points keep their (decisive) difference instead of rounding it away.
+    s = np.maximum(np.maximum(np.abs(weight), np.abs(height)), 1.0)
+    v = np.column_stack([weight / s, height / s, 1.0 / s])
+    forms, const = [], []
     for z in (0, 1):
         p = {name: values[z] for name, values in _WEIGHT_HEIGHT.items()}
-        # height ~ N(m, s^2); weight | height ~ N(a + b height, sw^2)
-        log_h = -0.5 * ((height - p["height_mean"]) / p["height_sd"]) ** 2 - np.log(p["height_sd"])
-        resid = weight - p["intercept"] - p["slope"] * height
-        log_w = -0.5 * (resid / p["weight_sd"]) ** 2 - np.log(p["weight_sd"])
-        log_joint.append(np.log(0.5) + log_h + log_w)
-    return 1.0 / (1.0 + np.exp(np.clip(log_joint[0] - log_joint[1], -700, 700)))
+        # height ~ N(m, sd^2); weight | height ~ N(a + b height, sw^2)
+        c_h = np.array([0.0, 1.0, -p["height_mean"]]) / p["height_sd"]
+        c_w = np.array([1.0, -p["slope"], -p["intercept"]]) / p["weight_sd"]
+        forms.append(np.outer(c_h, c_h) + np.outer(c_w, c_w))
+        const.append(-np.log(p["height_sd"]) - np.log(p["weight_sd"]))
+    diff = np.einsum("ni,ij,nj->n", v, forms[0] - forms[1], v)
+    with np.errstate(over="ignore"):
+        log_odds_0 = const[0] - const[1] - 0.5 * s * (s * diff)
+    return 1.0 / (1.0 + np.exp(np.clip(log_odds_0, -700, 700)))
 
 
 class GMLCParams(NamedTuple):
@@ -235,7 +261,7 @@ def make_gmlc(n_samples, n_components=3, n_features=2, *, params=None, separatio
                 raise ValueError(f"{name} must be a finite number >= 0; got {value!r}")
         params = _draw_gmlc_params(rng, n_components, n_features, separation, cluster_std, coef_scale)
     else:
-        params = GMLCParams(*(np.asarray(p, dtype=float) for p in params))
+        params = _check_gmlc_params(params)
     K, d = params.means.shape
     z = rng.choice(K, size=n_samples, p=params.weights)
     X = params.means[z] + np.sqrt(params.variances[z])[:, None] * rng.standard_normal((n_samples, d))
@@ -274,16 +300,15 @@ def bayes_optimal_proba(X, params):
     -------
     ndarray of shape (n_samples,)
     """
-    X = np.asarray(X, dtype=float)
-    w, mu, var, coef, b = (np.asarray(p, dtype=float) for p in params)
-    d = X.shape[1]
-    sq = ((X[:, None, :] - mu[None]) ** 2).sum(-1)
-    log_gate = np.log(w) - 0.5 * d * np.log(2 * np.pi * var) - sq / (2 * var)
-    log_gate -= log_gate.max(axis=1, keepdims=True)
-    gate = np.exp(log_gate)
-    gate /= gate.sum(axis=1, keepdims=True)
-    eta = X @ coef.T + b
-    return np.sum(gate * np.exp(-np.logaddexp(0.0, -eta)), axis=1)  # gate * sigmoid(eta)
+    from .em import logsumexp
+    from .gmlc import _linear, _log_gates
+
+    w, mu, var, coef, b = _check_gmlc_params(params)
+    X = check_array(X, n_features=mu.shape[1])
+    log_gate = _log_gates(X, w, mu, var)
+    eta = _linear(X, coef, b)
+    # sum_k gate_k sigmoid(eta_k), in log space so that far points give 0 or 1, not NaN
+    return np.exp(logsumexp(log_gate - np.logaddexp(0.0, -eta), axis=1))
 
 
 class Digits(NamedTuple):
@@ -326,10 +351,11 @@ def load_digits(kind="float", test_size=0.2, random_state=0):
     from sklearn.model_selection import train_test_split
 
     kinds = ("float", "binary", "levels")
-    if kind not in kinds:
-        raise ValueError(f"kind must be one of {kinds}; got {kind!r}")
+    check_choice(kind, "kind", kinds)
     if not (isinstance(test_size, float) and 0.0 < test_size < 1.0):
         raise ValueError(f"test_size must be a float in (0, 1); got {test_size!r}")
+    if isinstance(random_state, bool) or not isinstance(random_state, (numbers.Integral, np.integer)):
+        raise TypeError(f"random_state must be an int (it fixes the split); got {random_state!r}")
     digits = _sklearn_digits()
     levels = digits.data  # integers 0..16
     if kind == "float":

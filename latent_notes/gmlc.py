@@ -21,7 +21,8 @@ import time
 import numpy as np
 from sklearn.base import BaseEstimator, ClassifierMixin
 
-from ._validation import check_array, check_binary_target, check_is_fitted
+from ._validation import (as_float_array, check_array, check_binary_target, check_choice,
+                          check_int, check_is_fitted, check_probability_vector, check_real)
 from .em import EMMixin, check_random_state, e_step_from_log_joint, logsumexp
 from .mixture import GaussianComponentsMixin
 
@@ -60,6 +61,73 @@ def _penalty_diag(n_params, C):
     pen = np.full(n_params, 0.0 if np.isinf(C) else 1.0 / C)
     pen[0] = 0.0
     return pen
+
+
+def _linear(X, coef, intercept):
+    """``X @ coef.T + intercept`` without NaN for far points (``inf - inf`` in the product).
+
+    Each row is divided by its largest magnitude before the product and
+    multiplied back after it, so a sum that overflows becomes ``+-inf``.
+    """
+    scale = np.maximum(np.max(np.abs(X), axis=1, initial=0.0), 1.0)[:, None]
+    with np.errstate(over="ignore"):
+        return scale * ((X / scale) @ coef.T) + intercept
+
+
+def _log_gates(X, weights, means, variances):
+    r"""``log P(z = k | x)`` of a mixture of spherical or diagonal Gaussians, for any finite ``x``.
+
+    Near the components the usual form
+    :math:`\log \pi_k - \tfrac12 \log|\Sigma_k| - \tfrac12 \sum_j (x_j - \mu_{kj})^2 / \sigma^2_{kj}`
+    is used. For rows that are far from every component (squared distances
+    above 1e8, which overflow or swamp the differences between components in
+    rounding error) the quadratic forms are taken relative to component 0,
+    :math:`\sum_j [(x_j - \mu_{kj})^2 / \sigma^2_{kj} - (x_j - \mu_{0j})^2 / \sigma^2_{0j}]`, written as
+    :math:`s^2 A_k + s B_k + G_k` with ``s`` the row's scale: the terms that cancel
+    exactly (equal variances) are never formed, and an overflow is ``+-inf``
+    (a component that is infinitely less likely), not NaN.
+    """
+    K, d = means.shape
+    var = variances if variances.ndim == 2 else np.broadcast_to(variances[:, None], (K, d))
+    prec = 1.0 / var
+    with np.errstate(divide="ignore"):
+        log_w = np.log(weights)
+    const = log_w - 0.5 * np.sum(np.log(var), axis=1)  # the (2 pi)^d factor cancels
+    centre = weights @ means
+    with np.errstate(over="ignore", invalid="ignore"):
+        Xc = X - centre
+    if not np.all(np.isfinite(Xc)):
+        raise ValueError("X holds values too large to compare with the components' means "
+                         f"(largest magnitude {np.max(np.abs(X)):.3g}); rescale X")
+    Mc = means - centre
+    maha = np.empty((X.shape[0], K))
+    with np.errstate(over="ignore"):
+        for k in range(K):
+            diff = Xc - Mc[k]
+            maha[:, k] = (diff * diff) @ prec[k]
+    log_joint = const - 0.5 * maha
+    far = ~(np.min(maha, axis=1) <= 1e8)  # also rows where every distance overflowed
+    if far.any():
+        Xf = Xc[far]
+        s = np.maximum(np.max(np.abs(Xf), axis=1), 1.0)[:, None]
+        u = Xf / s
+        # T_k = s^2 A_k + s B_k + G_k, relative to the row's leading component r (smallest A):
+        # then every T_k - T_r is >= 0 to leading order and can only overflow to +inf.
+        A = (u * u) @ prec.T
+        B = u @ (-2.0 * Mc * prec).T
+        G = np.sum(Mc * Mc * prec, axis=1)[None, :]
+        rows = np.arange(Xf.shape[0])
+        r = np.argmin(A, axis=1)
+        with np.errstate(over="ignore", invalid="ignore"):
+            rel = s * (s * (A - A[rows, r][:, None]) + (B - B[rows, r][:, None])) \
+                + (G - G[0, r][:, None])
+            log_joint[far] = const - 0.5 * rel
+    log_joint[:, weights == 0] = -np.inf
+    top = np.max(log_joint, axis=1, keepdims=True)
+    # A component infinitely more likely than the reference takes all the mass.
+    log_joint = np.where(np.isposinf(top), np.where(np.isposinf(log_joint), 0.0, -np.inf),
+                         log_joint)
+    return log_joint - logsumexp(log_joint, axis=1)[:, None]
 
 
 def weighted_logistic_objective(theta, X1, y, weights, C=np.inf):
@@ -190,15 +258,20 @@ def _cmaes(X1, y, w, theta, C, max_iter, tol, rng, callback, sigma0=0.5):
         "tolx": 1e-11,
         "tolfunrel": tol,
     }
-    es = cma.CMAEvolutionStrategy(theta, sigma0, options)
-    while not es.stop():
-        candidates = es.ask()
-        es.tell(candidates, [-weighted_logistic_objective(np.asarray(c), X1, y, w, C)[0]
-                             for c in candidates])
-        if callback is not None:
-            best = np.asarray(es.result.xbest)
-            callback(best, weighted_logistic_objective(best, X1, y, w, C)[0])
-    return np.asarray(es.result.xbest, dtype=float)
+    # cma seeds and draws from NumPy's *global* generator: keep the caller's state intact.
+    global_state = np.random.get_state()
+    try:
+        es = cma.CMAEvolutionStrategy(theta, sigma0, options)
+        while not es.stop():
+            candidates = es.ask()
+            es.tell(candidates, [-weighted_logistic_objective(np.asarray(c), X1, y, w, C)[0]
+                                 for c in candidates])
+            if callback is not None:
+                best = np.asarray(es.result.xbest)
+                callback(best, weighted_logistic_objective(best, X1, y, w, C)[0])
+        return np.asarray(es.result.xbest, dtype=float)
+    finally:
+        np.random.set_state(global_state)
 
 
 _SOLVER_FUNCTIONS = {"irls": _irls, "gd": _gd, "sgd": _sgd, "cmaes": _cmaes}
@@ -247,17 +320,38 @@ def fit_weighted_logistic(X, y, sample_weight, solver="irls", C=np.inf, init=Non
     ndarray of shape (1 + n_features,)
         ``(b, w)``, the intercept first.
     """
-    if solver not in _SOLVER_FUNCTIONS:
-        raise ValueError(f"solver must be one of {SOLVERS}; got {solver!r}")
-    X = np.asarray(X, dtype=float)
+    X, y, w, theta0, C, max_iter, tol, rng = _check_logistic_args(
+        X, y, sample_weight, solver, C, init, max_iter, tol, random_state, callback)
+    return _fit_weighted_logistic(X, y, w, solver, C, theta0, max_iter, tol, rng, callback)
+
+
+def _check_logistic_args(X, y, sample_weight, solver, C, init, max_iter, tol, random_state,
+                         callback):
+    """Validate :func:`fit_weighted_logistic`'s arguments (once per call, before any work)."""
+    check_choice(solver, "solver", SOLVERS)
+    X = check_array(X)
+    n, d = X.shape
+    y = as_float_array(y, "y", shape=(n,))
+    if not np.all((y == 0) | (y == 1)):
+        bad = np.unique(y[(y != 0) & (y != 1)])[:5].tolist()
+        raise ValueError(f"y must hold the labels 0 and 1 only; got also {bad}")
+    w = as_float_array(sample_weight, "sample_weight", shape=(n,))
+    if np.any(w < 0):
+        raise ValueError(f"sample_weight must be non-negative; got {w.min()!r}")
+    if np.sum(w) == np.inf:
+        raise ValueError("sample_weight sums to inf; rescale it")
+    C = check_real(C, "C", low=0.0, low_open=True, allow_inf=True)
+    theta0 = np.zeros(d + 1) if init is None else as_float_array(init, "init", shape=(d + 1,)).copy()
+    max_iter = _DEFAULT_MAX_ITER[solver] if max_iter is None else check_int(max_iter, "max_iter", 1)
+    tol = check_real(tol, "tol", low=0.0)
+    if callback is not None and not callable(callback):
+        raise TypeError(f"callback must be callable or None; got {type(callback).__name__}")
+    return X, y, w, theta0, C, max_iter, tol, check_random_state(random_state)
+
+
+def _fit_weighted_logistic(X, y, w, solver, C, theta0, max_iter, tol, rng, callback=None):
+    """:func:`fit_weighted_logistic` on validated arguments (the EM loop's entry point)."""
     X1 = _with_intercept(X)
-    y = np.asarray(y, dtype=float)
-    w = np.asarray(sample_weight, dtype=float)
-    theta0 = np.zeros(X1.shape[1]) if init is None else np.array(init, dtype=float)
-    if theta0.shape != (X1.shape[1],):
-        raise ValueError(f"init must have shape ({X1.shape[1]},); got {theta0.shape}")
-    max_iter = _DEFAULT_MAX_ITER[solver] if max_iter is None else max_iter
-    rng = check_random_state(random_state)
     theta = _SOLVER_FUNCTIONS[solver](X1, y, w, theta0.copy(), C, max_iter, tol, rng, callback)
     f0 = weighted_logistic_objective(theta0, X1, y, w, C)[0]
     f1 = weighted_logistic_objective(theta, X1, y, w, C)[0]
@@ -280,12 +374,11 @@ def solver_trace(X, y, sample_weight, solver, C=np.inf, init=None, max_iter=None
     theta : ndarray
         The solver's answer.
     """
-    X = np.asarray(X, dtype=float)
+    X, y, sample_weight, theta0, C, max_iter, tol, _ = _check_logistic_args(
+        X, y, sample_weight, solver, C, init, max_iter, tol, None, None)
     X1 = _with_intercept(X)
-    theta0 = np.zeros(X1.shape[1]) if init is None else np.asarray(init, dtype=float)
     seconds = [0.0]
-    values = [weighted_logistic_objective(theta0, X1, np.asarray(y, float),
-                                          np.asarray(sample_weight, float), C)[0]]
+    values = [weighted_logistic_objective(theta0, X1, y, sample_weight, C)[0]]
     start = time.perf_counter()
 
     def record(theta, value):
@@ -300,13 +393,36 @@ def solver_trace(X, y, sample_weight, solver, C=np.inf, init=None, max_iter=None
 
 def time_to_reach(seconds, values, target, rtol=1e-6):
     """First time at which a trace is within ``rtol`` (relative) of ``target``; inf if never."""
-    reached = np.asarray(values) >= target - rtol * abs(target)
-    return float(np.asarray(seconds)[reached][0]) if reached.any() else np.inf
+    seconds = as_float_array(seconds, "seconds", ndim=1)
+    values = as_float_array(values, "values", shape=(seconds.shape[0],), finite=False)
+    if np.any(np.isnan(values)):
+        raise ValueError("values contains NaN")
+    target = check_real(target, "target")
+    rtol = check_real(rtol, "rtol", low=0.0)
+    reached = values >= target - rtol * abs(target)
+    return float(seconds[reached][0]) if reached.any() else np.inf
 
 
 # --------------------------------------------------------------------------
 # The classifier
 # --------------------------------------------------------------------------
+def _check_C(C):
+    if isinstance(C, bool) or not isinstance(C, (numbers.Real, np.floating, np.integer)) \
+            or np.isnan(C) or not C > 0:
+        raise ValueError(f"C must be a positive float (np.inf for no penalty); got {C!r}")
+    return float(C)
+
+
+def _check_representable(X):
+    """Refuse data whose squared spread overflows float64: no Gaussian density fits it."""
+    with np.errstate(over="ignore"):
+        spread = np.ptp(X, axis=0).max() if X.shape[0] else 0.0
+        square = spread * spread
+    if not np.isfinite(square):
+        raise ValueError(f"X spans {spread:.3g} along one feature: its squared distances overflow "
+                         "float64, so no Gaussian density can be evaluated; rescale X "
+                         "(e.g. with sklearn.preprocessing.StandardScaler)")
+
 class GaussianMixtureLinearClassifier(GaussianComponentsMixin, EMMixin, ClassifierMixin, BaseEstimator):
     r"""Gaussian mixture linear classifier: logistic experts gated by Gaussian clusters.
 
@@ -403,10 +519,9 @@ class GaussianMixtureLinearClassifier(GaussianComponentsMixin, EMMixin, Classifi
     # -------------------------------------------------------------- checks
     def _check_params(self, X):
         self._check_gaussian_params(X)
-        if self.solver not in SOLVERS:
-            raise ValueError(f"solver must be one of {SOLVERS}; got {self.solver!r}")
-        if isinstance(self.C, bool) or not isinstance(self.C, numbers.Real) or not self.C > 0:
-            raise ValueError(f"C must be a positive float (np.inf for no penalty); got {self.C!r}")
+        check_choice(self.solver, "solver", SOLVERS)
+        _check_C(self.C)
+        _check_representable(X)
         if self.solver_max_iter is not None and (
                 isinstance(self.solver_max_iter, bool)
                 or not isinstance(self.solver_max_iter, (numbers.Integral, np.integer))
@@ -434,9 +549,10 @@ class GaussianMixtureLinearClassifier(GaussianComponentsMixin, EMMixin, Classifi
     def _logistic_m_step(self, resp, X, y01, rng):
         for k in range(self.n_components):
             theta0 = np.concatenate([[self.intercept_[k]], self.coef_[k]])
-            theta = fit_weighted_logistic(X, y01, resp[:, k], solver=self.solver, C=self.C,
-                                          init=theta0, max_iter=self.solver_max_iter,
-                                          random_state=rng)
+            theta = _fit_weighted_logistic(
+                X, y01, resp[:, k], self.solver, float(self.C), theta0,
+                _DEFAULT_MAX_ITER[self.solver] if self.solver_max_iter is None
+                else int(self.solver_max_iter), 1e-10, rng)
             self.intercept_[k], self.coef_[k] = theta[0], theta[1:]
 
     def _m_step(self, resp, X, y01):
@@ -477,13 +593,22 @@ class GaussianMixtureLinearClassifier(GaussianComponentsMixin, EMMixin, Classifi
         -------
         GaussianMixtureLinearClassifier
         """
-        weights, means, variances, coef, intercept = (np.array(p, dtype=float) for p in params)
+        try:
+            weights, means, variances, coef, intercept = params
+        except (TypeError, ValueError):
+            raise TypeError("params must be a GMLCParams or a tuple (weights, means, variances, "
+                            f"coef, intercept); got {type(params).__name__}") from None
+        means = as_float_array(means, "means", ndim=2).copy()
         K, d = means.shape
-        shapes = {"weights": (weights, (K,)), "variances": (variances, (K,)),
-                  "coef": (coef, (K, d)), "intercept": (intercept, (K,))}
-        for name, (value, shape) in shapes.items():
-            if value.shape != shape:
-                raise ValueError(f"{name} must have shape {shape}; got {value.shape}")
+        weights = check_probability_vector(weights, "weights", size=K).copy()
+        variances = as_float_array(variances, "variances", shape=(K,)).copy()
+        if np.any(variances <= 0):
+            raise ValueError(f"variances must be positive; got {float(variances.min())!r}")
+        coef = as_float_array(coef, "coef", shape=(K, d)).copy()
+        intercept = as_float_array(intercept, "intercept", shape=(K,)).copy()
+        classes = np.asarray(classes)
+        if classes.shape != (2,) or classes[0] == classes[1]:
+            raise ValueError(f"classes must hold two distinct labels; got {classes.tolist()!r}")
         model = cls(n_components=K)
         model.weights_, model.means_, model.variances_ = weights, means, variances
         model.coef_, model.intercept_ = coef, intercept
@@ -528,16 +653,19 @@ class GaussianMixtureLinearClassifier(GaussianComponentsMixin, EMMixin, Classifi
         check_is_fitted(self, "coef_")
         return check_array(X, n_features=self.means_.shape[1], estimator=self)
 
+    def _log_gates(self, X):
+        """``log P(z = k | x)``, finite for every finite ``x`` (see :func:`_log_gates`)."""
+        return _log_gates(X, self.weights_, self.means_, self.variances_)
+
     def gate_proba(self, X):
         r""":math:`P(z = k \mid x)` from ``x`` alone: the gates, shape ``(n_samples, K)``."""
         X = self._check_X(X)
-        log_gate, _ = e_step_from_log_joint(self._gaussian_log_joint(X))
-        return np.exp(log_gate)
+        return np.exp(self._log_gates(X))
 
     def predict_cluster(self, X):
         """The most probable cluster of each sample given ``x`` alone."""
         X = self._check_X(X)
-        return np.argmax(self._gaussian_log_joint(X), axis=1)
+        return np.argmax(self._log_gates(X), axis=1)
 
     def responsibilities(self, X, y):
         r""":math:`\tau_{ik} = P(z = k \mid x_i, y_i)`, the E-step (eq. :math:numref:`gmlc-e-step`)."""
@@ -549,7 +677,7 @@ class GaussianMixtureLinearClassifier(GaussianComponentsMixin, EMMixin, Classifi
     def expert_proba(self, X):
         r""":math:`\operatorname{sigmoid}(b_k + w_k \cdot x)` of every expert, shape ``(n_samples, K)``."""
         X = self._check_X(X)
-        return _sigmoid(X @ self.coef_.T + self.intercept_)
+        return _sigmoid(_linear(X, self.coef_, self.intercept_))
 
     def predict_proba(self, X):
         r"""Class probabilities ``[P(y = classes_[0] | x), P(y = classes_[1] | x)]``.
@@ -557,8 +685,8 @@ class GaussianMixtureLinearClassifier(GaussianComponentsMixin, EMMixin, Classifi
         :math:`P(y = 1 \mid x) = \sum_k P(z = k \mid x) \operatorname{sigmoid}(b_k + w_k \cdot x)`.
         """
         X = self._check_X(X)
-        log_gate, _ = e_step_from_log_joint(self._gaussian_log_joint(X))
-        eta = X @ self.coef_.T + self.intercept_
+        log_gate = self._log_gates(X)
+        eta = _linear(X, self.coef_, self.intercept_)
         # log P(y=1|x) = logsumexp_k (log gate_k + log sigmoid(eta_k)), likewise for y=0.
         log_p1 = logsumexp(log_gate + _log_sigmoid(eta), axis=1)
         log_p0 = logsumexp(log_gate + _log_sigmoid(-eta), axis=1)
@@ -616,7 +744,15 @@ class ClusterThenClassify(ClassifierMixin, BaseEstimator):
         from .mixture import GaussianMixture
 
         X = check_array(X)
-        self.classes_, y01 = check_binary_target(y, X.shape[0])
+        classes, y01 = check_binary_target(y, X.shape[0])
+        check_int(self.n_components, "n_components", 1)
+        check_int(self.n_init, "n_init", 1)
+        C = _check_C(self.C)
+        _check_representable(X)
+        if X.shape[0] < self.n_components:
+            raise ValueError(f"n_components={self.n_components} must be at most the number of "
+                             f"samples, {X.shape[0]}")
+        self.classes_ = classes
         self.n_features_in_ = X.shape[1]
         self.mixture_ = GaussianMixture(self.n_components, n_init=self.n_init,
                                         random_state=self.random_state).fit(X)
@@ -624,7 +760,8 @@ class ClusterThenClassify(ClassifierMixin, BaseEstimator):
         thetas = []
         for k in range(self.n_components):
             hard = (labels == k).astype(float)  # the points assigned to cluster k
-            thetas.append(fit_weighted_logistic(X, y01, hard, solver="irls", C=self.C))
+            thetas.append(_fit_weighted_logistic(X, y01, hard, "irls", C, np.zeros(X.shape[1] + 1),
+                                                 _DEFAULT_MAX_ITER["irls"], 1e-10, None))
         thetas = np.array(thetas)
         self.intercept_, self.coef_ = thetas[:, 0], thetas[:, 1:]
         return self
@@ -633,9 +770,12 @@ class ClusterThenClassify(ClassifierMixin, BaseEstimator):
         r""":math:`\sum_k P(z = k \mid x) \operatorname{sigmoid}(b_k + w_k \cdot x)` for both classes."""
         check_is_fitted(self, "coef_")
         X = check_array(X, n_features=self.n_features_in_, estimator=self)
-        gate = self.mixture_.predict_proba(X)
-        p1 = np.sum(gate * _sigmoid(X @ self.coef_.T + self.intercept_), axis=1)
-        return np.column_stack([1.0 - p1, p1])
+        mix = self.mixture_
+        log_gate = _log_gates(X, mix.weights_, mix.means_, mix.variances_)
+        eta = _linear(X, self.coef_, self.intercept_)
+        log_p1 = logsumexp(log_gate + _log_sigmoid(eta), axis=1)
+        log_p0 = logsumexp(log_gate + _log_sigmoid(-eta), axis=1)
+        return np.column_stack([np.exp(log_p0), np.exp(log_p1)])
 
     def predict(self, X):
         """The more probable class of each sample."""
@@ -645,4 +785,11 @@ class ClusterThenClassify(ClassifierMixin, BaseEstimator):
     def predict_cluster(self, X):
         """The mixture's most probable cluster of each sample."""
         check_is_fitted(self, "coef_")
-        return self.mixture_.predict(X)
+        X = check_array(X, n_features=self.n_features_in_, estimator=self)
+        mix = self.mixture_
+        return np.argmax(_log_gates(X, mix.weights_, mix.means_, mix.variances_), axis=1)
+
+    def __sklearn_tags__(self):
+        tags = super().__sklearn_tags__()
+        tags.classifier_tags.multi_class = False
+        return tags

@@ -14,9 +14,35 @@ from __future__ import annotations
 
 import numpy as np
 
+from ._validation import as_float_array, check_int, check_real
+from .em import check_random_state
+
 __all__ = ["LinearGaussianModel", "gaussian_kl_full"]
 
 _LOG_2PI = np.log(2 * np.pi)
+
+
+def _check_covariance(S, name, size):
+    """``S`` as a symmetric positive-definite ``(size, size)`` array, with its Cholesky factor."""
+    S = as_float_array(S, name, shape=(size, size))
+    if not np.allclose(S, S.T, rtol=1e-10, atol=1e-12 * np.max(np.abs(S))):
+        raise ValueError(f"{name} must be symmetric")
+    try:
+        L = np.linalg.cholesky(S)
+    except np.linalg.LinAlgError:
+        raise ValueError(f"{name} must be positive definite (a covariance); its smallest "
+                         f"eigenvalue is {float(np.linalg.eigvalsh(S).min()):.3g}") from None
+    return S, L
+
+
+def _check_means(m, name, n, dz):
+    """Means of shape ``(n, dz)``; a single ``(dz,)`` row is repeated for every sample."""
+    m = as_float_array(m, name)
+    if m.ndim == 1 and m.shape == (dz,):
+        m = np.broadcast_to(m, (n, dz))
+    if m.shape != (n, dz):
+        raise ValueError(f"{name} must have shape ({n}, {dz}) or ({dz},); got {m.shape}")
+    return m
 
 
 def gaussian_kl_full(m1, S1, m2, S2):
@@ -31,11 +57,18 @@ def gaussian_kl_full(m1, S1, m2, S2):
     -------
     ndarray of shape (n,)
     """
+    S1 = as_float_array(S1, "S1", ndim=2)
     dz = S1.shape[0]
+    S1, L1 = _check_covariance(S1, "S1", dz)
+    S2, L2 = _check_covariance(S2, "S2", dz)
+    m1 = as_float_array(m1, "m1", ndim=2)
+    if m1.shape[1] != dz:
+        raise ValueError(f"m1 must have shape (n, {dz}); got {m1.shape}")
+    m2 = _check_means(m2, "m2", m1.shape[0], dz)
     S2_inv = np.linalg.inv(S2)
     diff = m2 - m1
-    _, logdet1 = np.linalg.slogdet(S1)
-    _, logdet2 = np.linalg.slogdet(S2)
+    logdet1 = 2.0 * np.sum(np.log(np.diag(L1)))
+    logdet2 = 2.0 * np.sum(np.log(np.diag(L2)))
     maha = np.einsum("ni,ij,nj->n", diff, S2_inv, diff)
     return 0.5 * (np.trace(S2_inv @ S1) + maha - dz + logdet2 - logdet1)
 
@@ -51,23 +84,24 @@ class LinearGaussianModel:
     """
 
     def __init__(self, W, b, noise_var):
-        self.W = np.asarray(W, dtype=float)
-        self.b = np.asarray(b, dtype=float)
-        self.noise_var = float(noise_var)
-        if self.W.ndim != 2 or self.b.shape != (self.W.shape[0],):
+        self.W = as_float_array(W, "W", ndim=2)
+        self.b = as_float_array(b, "b", ndim=1)
+        if self.b.shape != (self.W.shape[0],):
             raise ValueError(f"W must be (D, dz) and b (D,); got {self.W.shape} and {self.b.shape}")
-        if not self.noise_var > 0:
-            raise ValueError(f"noise_var must be positive; got {noise_var!r}")
+        self.noise_var = check_real(noise_var, "noise_var", low=0.0, low_open=True)
 
     def _check_x(self, x):
-        x = np.atleast_2d(np.asarray(x, dtype=float))
-        if x.shape[1] != self.W.shape[0]:
+        x = as_float_array(x, "x")
+        if x.ndim == 1:
+            x = x[None, :]
+        if x.ndim != 2 or x.shape[1] != self.W.shape[0]:
             raise ValueError(f"x must have {self.W.shape[0]} columns; got {x.shape[1]}")
         return x
 
     def sample(self, n, random_state=None):
         """Draw ``(x, z)`` pairs: ``n`` rows each."""
-        rng = np.random.default_rng(random_state)
+        n = check_int(n, "n", 1)
+        rng = check_random_state(random_state)
         z = rng.standard_normal((n, self.W.shape[1]))
         x = z @ self.W.T + self.b + np.sqrt(self.noise_var) * rng.standard_normal((n, self.W.shape[0]))
         return x, z
@@ -96,28 +130,30 @@ class LinearGaussianModel:
         :math:`\mathbb{E}_q[\log p(x \mid z)] + \mathbb{E}_q[\log p(z)] + H[q]` (eq. :math:numref:`elbo-definition`).
         """
         x = self._check_x(x)
-        q_mean = np.atleast_2d(q_mean)
         D, dz = self.W.shape
+        q_mean = _check_means(q_mean, "q_mean", x.shape[0], dz)
+        q_cov, L = _check_covariance(q_cov, "q_cov", dz)
         resid = x - q_mean @ self.W.T - self.b
         expected_sq = np.sum(resid ** 2, axis=1) + np.trace(self.W @ q_cov @ self.W.T)
         log_lik = -0.5 * (D * np.log(2 * np.pi * self.noise_var) + expected_sq / self.noise_var)
         log_prior = -0.5 * (dz * _LOG_2PI + np.sum(q_mean ** 2, axis=1) + np.trace(q_cov))
-        _, logdet = np.linalg.slogdet(q_cov)
+        logdet = 2.0 * np.sum(np.log(np.diag(L)))
         entropy = 0.5 * (dz * (1 + _LOG_2PI) + logdet)
         return log_lik + log_prior + entropy
 
     def elbo_monte_carlo(self, x, q_mean, q_cov, n_samples, random_state=None):
         r"""The same ELBO estimated by sampling :math:`z \sim q`: mean of :math:`\log p(x, z) - \log q(z)`."""
         x = self._check_x(x)
-        rng = np.random.default_rng(random_state)
-        q_mean = np.atleast_2d(q_mean)
+        n_samples = check_int(n_samples, "n_samples", 1)
+        rng = check_random_state(random_state)
         D, dz = self.W.shape
-        L = np.linalg.cholesky(q_cov)
+        q_mean = _check_means(q_mean, "q_mean", x.shape[0], dz)
+        q_cov, L = _check_covariance(q_cov, "q_cov", dz)
         eps = rng.standard_normal((n_samples, x.shape[0], dz))
         z = q_mean + eps @ L.T
         resid = x - z @ self.W.T - self.b
         log_lik = -0.5 * (D * np.log(2 * np.pi * self.noise_var) + np.sum(resid ** 2, -1) / self.noise_var)
         log_prior = -0.5 * (dz * _LOG_2PI + np.sum(z ** 2, -1))
-        _, logdet = np.linalg.slogdet(q_cov)
+        logdet = 2.0 * np.sum(np.log(np.diag(L)))
         log_q = -0.5 * (dz * _LOG_2PI + logdet + np.sum(eps ** 2, -1))
         return np.mean(log_lik + log_prior - log_q, axis=0)
