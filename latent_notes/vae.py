@@ -25,6 +25,9 @@ import torch
 from torch import nn
 from torch.nn import functional as F
 
+from ._validation import (check_choice, check_generator, check_int, check_tensor,
+                          module_dtype_device)
+
 __all__ = [
     "VAE",
     "VAEOutput",
@@ -77,6 +80,18 @@ def gaussian_kl(mu, logvar):
     -------
     torch.Tensor of shape (...)
     """
+    mu = check_tensor(mu, "mu")
+    logvar = check_tensor(logvar, "logvar", shape=tuple(mu.shape), dtype=mu.dtype)
+    kl = _gaussian_kl(mu, logvar)
+    if not bool(torch.isfinite(kl).all()):
+        raise ValueError("the KL overflows: mu or exp(logvar) is too large for "
+                         f"{mu.dtype} (largest |mu| {float(mu.abs().max()):.3g}, largest logvar "
+                         f"{float(logvar.max()):.3g})")
+    return kl
+
+
+def _gaussian_kl(mu, logvar):
+    """:func:`gaussian_kl` on checked tensors (the losses' entry point: no host sync)."""
     return 0.5 * torch.sum(mu.pow(2) + logvar.exp() - logvar - 1.0, dim=-1)
 
 
@@ -92,12 +107,27 @@ def reparameterize(mu, logvar, n_samples=None, generator=None):
     n_samples : int, optional
         Draw this many samples per example; the result then has shape
         ``(n_samples, batch, latent_dim)``.
-    generator : torch.Generator, optional
+    generator : None, int or torch.Generator
+        An int seeds a new generator.
 
     Returns
     -------
     torch.Tensor
     """
+    mu = check_tensor(mu, "mu")
+    logvar = check_tensor(logvar, "logvar", shape=tuple(mu.shape), dtype=mu.dtype,
+                          device=mu.device)
+    if n_samples is not None:
+        n_samples = check_int(n_samples, "n_samples", 1)
+    generator = check_generator(generator, device=mu.device)
+    if not bool(torch.isfinite(torch.exp(0.5 * logvar)).all()):
+        raise ValueError(f"exp(logvar / 2) overflows {mu.dtype}: largest logvar "
+                         f"{float(logvar.max()):.3g}")
+    return _reparameterize(mu, logvar, n_samples, generator)
+
+
+def _reparameterize(mu, logvar, n_samples=None, generator=None):
+    """:func:`reparameterize` on checked arguments (the models' entry point: no host sync)."""
     shape = mu.shape if n_samples is None else (n_samples,) + tuple(mu.shape)
     eps = torch.randn(shape, generator=generator, dtype=mu.dtype, device=mu.device)
     return mu + torch.exp(0.5 * logvar) * eps
@@ -130,16 +160,17 @@ class VAE(nn.Module):
     def __init__(self, input_dim, latent_dim=2, hidden=(128, 64), likelihood="bernoulli",
                  n_levels=17):
         super().__init__()
-        for name, value in (("input_dim", input_dim), ("latent_dim", latent_dim), ("n_levels", n_levels)):
-            if isinstance(value, bool) or not isinstance(value, int) or value < 1:
-                raise ValueError(f"{name} must be a positive int; got {value!r}")
-        if likelihood not in LIKELIHOODS:
-            raise ValueError(f"likelihood must be one of {LIKELIHOODS}; got {likelihood!r}")
+        input_dim = check_int(input_dim, "input_dim", 1)
+        latent_dim = check_int(latent_dim, "latent_dim", 1)
+        n_levels = check_int(n_levels, "n_levels", 1)
+        check_choice(likelihood, "likelihood", LIKELIHOODS)
         if likelihood == "categorical" and n_levels < 2:
             raise ValueError("n_levels must be at least 2 for a categorical likelihood")
         self.input_dim, self.latent_dim = input_dim, latent_dim
         self.likelihood, self.n_levels = likelihood, n_levels
-        hidden = tuple(hidden)
+        if isinstance(hidden, (str, bytes)) or not hasattr(hidden, "__iter__"):
+            raise TypeError(f"hidden must be a tuple of layer widths; got {hidden!r}")
+        hidden = tuple(check_int(h, "hidden[i]", 1) for h in hidden)
         self.encoder = _mlp((input_dim,) + hidden + (2 * latent_dim,))
         out = input_dim * n_levels if likelihood == "categorical" else input_dim
         self.decoder = _mlp((latent_dim,) + hidden[::-1] + (out,))
@@ -148,21 +179,20 @@ class VAE(nn.Module):
 
     # -------------------------------------------------------------- checks
     def check_input(self, x):
-        """Raise a clear error unless ``x`` is a valid batch for this model."""
-        if not isinstance(x, torch.Tensor):
-            raise TypeError(f"x must be a torch.Tensor; got {type(x).__name__}")
-        if not torch.is_floating_point(x):
-            raise TypeError(f"x must be a floating-point tensor; got dtype {x.dtype} "
-                            "(convert with x.float())")
-        if x.dim() != 2 or x.shape[1] != self.input_dim:
-            raise ValueError(f"x must have shape (batch, {self.input_dim}); got {tuple(x.shape)}")
-        if not torch.isfinite(x).all():
-            raise ValueError("x contains NaN or infinite values")
+        """Return ``x`` in the model's dtype and device, or raise a clear error.
+
+        ``x`` must be a non-empty ``(batch, input_dim)`` floating-point tensor of
+        finite values valid for the likelihood; float64 data for a float32
+        model (or the reverse) is cast.
+        """
+        dtype, device = module_dtype_device(self)
+        x = check_tensor(x, "x", shape=(None, self.input_dim), dtype=dtype, device=device)
         if self.likelihood == "bernoulli" and ((x < 0).any() or (x > 1).any()):
             raise ValueError("a Bernoulli likelihood needs x in [0, 1]")
         if self.likelihood == "categorical" and (
                 (x < 0).any() or (x > self.n_levels - 1).any() or (x != x.round()).any()):
             raise ValueError(f"a categorical likelihood needs integer levels 0..{self.n_levels - 1} in x")
+        return x
 
     # --------------------------------------------------------------- model
     def encode(self, x):
@@ -201,22 +231,32 @@ class VAE(nn.Module):
 
     def forward(self, x, generator=None):
         """Encode, draw one ``z`` by reparameterisation, decode."""
-        self.check_input(x)
+        x = self.check_input(x)
+        generator = check_generator(generator, device=x.device)
         mu, logvar = self.encode(x)
-        z = reparameterize(mu, logvar, generator=generator)
+        z = _reparameterize(mu, logvar, generator=generator)
         return VAEOutput(mu, logvar, z, self.decode(z))
 
     @torch.no_grad()
     def reconstruct(self, x):
         """The decoder's mean at the encoder's mean: a deterministic reconstruction."""
-        self.check_input(x)
+        x = self.check_input(x)
         return self.mean(self.decode(self.encode(x)[0]))
 
     @torch.no_grad()
     def sample(self, n, generator=None):
         r"""Means of :math:`p_\theta(x \mid z)` for ``n`` draws :math:`z \sim \mathcal{N}(0, I)`."""
-        z = torch.randn((n, self.latent_dim), generator=generator)
+        n = check_int(n, "n", 1)
+        dtype, device = module_dtype_device(self)
+        generator = check_generator(generator, device=device)
+        z = torch.randn((n, self.latent_dim), generator=generator, dtype=dtype, device=device)
         return self.mean(self.decode(z))
+
+
+def _check_model(model):
+    if not isinstance(model, VAE):
+        raise TypeError(f"model must be a latent_notes.vae.VAE; got {type(model).__name__}")
+    return model
 
 
 def elbo(model, x, n_samples=1, generator=None):
@@ -239,11 +279,13 @@ def elbo(model, x, n_samples=1, generator=None):
     ELBOTerms
         ``elbo``, ``reconstruction`` and ``kl``, each of shape (batch,).
     """
-    model.check_input(x)
+    x = _check_model(model).check_input(x)
+    n_samples = check_int(n_samples, "n_samples", 1)
+    generator = check_generator(generator, device=x.device)
     mu, logvar = model.encode(x)
-    z = reparameterize(mu, logvar, n_samples=n_samples, generator=generator)
+    z = _reparameterize(mu, logvar, n_samples=n_samples, generator=generator)
     reconstruction = model.log_likelihood(x, model.decode(z)).mean(0)
-    kl = gaussian_kl(mu, logvar)
+    kl = _gaussian_kl(mu, logvar)
     return ELBOTerms(reconstruction - kl, reconstruction, kl)
 
 
@@ -272,17 +314,15 @@ def iwae_bound(model, x, k, generator=None, batch_size=None):
     -------
     torch.Tensor of shape (batch,)
     """
-    if isinstance(k, bool) or not isinstance(k, int) or k < 1:
-        raise ValueError(f"k must be a positive int; got {k!r}")
+    k = check_int(k, "k", 1)
+    x = _check_model(model).check_input(x)
+    generator = check_generator(generator, device=x.device)
     if batch_size is not None:
-        if isinstance(batch_size, bool) or not isinstance(batch_size, int) or batch_size < 1:
-            raise ValueError(f"batch_size must be a positive int; got {batch_size!r}")
-        model.check_input(x)
+        batch_size = check_int(batch_size, "batch_size", 1)
         return torch.cat([iwae_bound(model, x[i:i + batch_size], k, generator)
                           for i in range(0, len(x), batch_size)])
-    model.check_input(x)
     mu, logvar = model.encode(x)
-    z = reparameterize(mu, logvar, n_samples=k, generator=generator)  # (k, batch, latent)
+    z = _reparameterize(mu, logvar, n_samples=k, generator=generator)  # (k, batch, latent)
     log_px_z = model.log_likelihood(x, model.decode(z))
     log_pz = -0.5 * (z.pow(2) + _LOG_2PI).sum(-1)
     log_qz = -0.5 * ((z - mu).pow(2) / logvar.exp() + logvar + _LOG_2PI).sum(-1)

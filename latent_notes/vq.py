@@ -28,6 +28,8 @@ import torch
 from torch import nn
 from torch.nn import functional as F
 
+from ._validation import check_generator, check_int, check_real, check_tensor
+
 __all__ = ["VQOutput", "VectorQuantizer", "VectorQuantizerEMA", "perplexity"]
 
 
@@ -56,6 +58,18 @@ def perplexity(counts):
 
     ``K`` when all ``K`` codes are used equally, 1 when one code takes all.
     """
+    counts = check_tensor(counts, "counts", ndim=1, kind="any")
+    if torch.is_floating_point(counts) and not bool(torch.isfinite(counts).all()):
+        raise ValueError("counts contains NaN or infinite values")
+    if bool((counts < 0).any()):
+        raise ValueError("counts must be non-negative")
+    if not bool(counts.sum() > 0):
+        raise ValueError("counts sums to zero: no vector was counted, the usage is undefined")
+    return _perplexity(counts)
+
+
+def _perplexity(counts):
+    """:func:`perplexity` of a quantiser's own (valid) counts: no checks, no host sync."""
     p = counts.float() / counts.sum().clamp_min(1)
     entropy = -(p * torch.log(p.clamp_min(1e-12))).sum()
     return entropy.exp()
@@ -64,25 +78,24 @@ def perplexity(counts):
 class _QuantizerBase(nn.Module):
     def __init__(self, num_codes, dim, beta):
         super().__init__()
-        for name, value in (("num_codes", num_codes), ("dim", dim)):
-            if isinstance(value, bool) or not isinstance(value, int) or value < 1:
-                raise ValueError(f"{name} must be a positive int; got {value!r}")
-        if not beta >= 0:
-            raise ValueError(f"beta must be >= 0; got {beta!r}")
-        self.num_codes, self.dim, self.beta = num_codes, dim, float(beta)
+        num_codes = check_int(num_codes, "num_codes", 1)
+        dim = check_int(dim, "dim", 1)
+        beta = check_real(beta, "beta", low=0.0)
+        self.num_codes, self.dim, self.beta = num_codes, dim, beta
 
     def _flatten(self, z_e):
-        if not isinstance(z_e, torch.Tensor) or not torch.is_floating_point(z_e):
-            raise TypeError("z_e must be a floating-point torch.Tensor")
-        if z_e.dim() < 1 or z_e.shape[-1] != self.dim:
+        """``z_e`` as rows of ``dim`` values in the codebook's dtype and device (checked)."""
+        if isinstance(z_e, torch.Tensor) and (z_e.dim() < 1 or z_e.shape[-1] != self.dim):
             raise ValueError(f"z_e's last axis must have size dim={self.dim}; got shape {tuple(z_e.shape)}")
-        if not torch.isfinite(z_e).all():
-            raise ValueError("z_e contains NaN or infinite values")
-        return z_e.reshape(-1, self.dim).float()  # quantise in float32
+        z_e = check_tensor(z_e, "z_e", dtype=self.codebook.dtype, device=self.codebook.device)
+        return z_e.reshape(-1, self.dim)  # quantise in the codebook's dtype
 
     def nearest(self, flat):
         """Index of the nearest code of each row (eq. :math:numref:`vq-nearest`)."""
-        codebook = self.codebook.float()
+        if not isinstance(flat, torch.Tensor) or flat.dim() != 2 or flat.shape[1] != self.dim:
+            raise ValueError(f"flat must be a tensor of shape (n, {self.dim}); got "
+                             f"{tuple(getattr(flat, 'shape', ())) or type(flat).__name__}")
+        codebook = self.codebook.to(flat.dtype)
         dist = (flat.pow(2).sum(1, keepdim=True) - 2 * flat @ codebook.T
                 + codebook.pow(2).sum(1)[None, :])
         return dist.argmin(dim=1)
@@ -98,7 +111,7 @@ class _QuantizerBase(nn.Module):
             indices.reshape(z_e.shape[:-1]),
             codebook_loss,
             commitment_loss,
-            perplexity(counts),
+            _perplexity(counts),
             used.float() / self.num_codes,
             self.num_codes - used,
         )
@@ -109,8 +122,11 @@ class _QuantizerBase(nn.Module):
         from .mixture import kmeans
 
         flat = self._flatten(z_e)
+        if flat.shape[0] < self.num_codes:
+            raise ValueError(f"z_e holds {flat.shape[0]} vectors, fewer than num_codes="
+                             f"{self.num_codes}: k-means needs at least one vector per code")
         centres, _ = kmeans(flat.cpu().double().numpy(), self.num_codes, random_state=random_state)
-        self._set_codebook(torch.as_tensor(centres, dtype=torch.float32, device=flat.device))
+        self._set_codebook(torch.as_tensor(centres, dtype=self.codebook.dtype, device=flat.device))
 
     @torch.no_grad()
     def restart_dead_codes(self, z_e, indices, generator=None):
@@ -119,10 +135,16 @@ class _QuantizerBase(nn.Module):
         Returns the number of codes restarted.
         """
         flat = self._flatten(z_e)
-        counts = torch.bincount(indices.reshape(-1), minlength=self.num_codes)
+        indices = check_tensor(indices, "indices", kind="int")
+        if bool((indices < 0).any()) or bool((indices >= self.num_codes).any()):
+            raise ValueError(f"indices must lie in 0..{self.num_codes - 1}")
+        generator = check_generator(generator)
+        counts = torch.bincount(indices.reshape(-1).long(), minlength=self.num_codes)
         dead = torch.nonzero(counts == 0).flatten()
         if len(dead):
-            pick = torch.randint(len(flat), (len(dead),), generator=generator).to(flat.device)
+            pick = torch.randint(len(flat), (len(dead),), generator=generator,
+                                 device=generator.device if generator is not None else "cpu")
+            pick = pick.to(flat.device)
             codebook = self.codebook.detach().clone()
             codebook[dead] = flat[pick]
             self._set_codebook(codebook)
@@ -159,7 +181,7 @@ class VectorQuantizer(_QuantizerBase):
         """
         flat = self._flatten(z_e)
         indices = self.nearest(flat.detach())
-        codes = self.codebook.float()[indices]
+        codes = self.codebook[indices]
         codebook_loss = (codes - flat.detach()).pow(2).sum(1).mean()
         return self._output(z_e, flat, indices, codes, codebook_loss)
 
@@ -189,9 +211,8 @@ class VectorQuantizerEMA(_QuantizerBase):
 
     def __init__(self, num_codes, dim, beta=0.25, decay=0.99, epsilon=1e-5):
         super().__init__(num_codes, dim, beta)
-        if not 0.0 <= decay < 1.0:
-            raise ValueError(f"decay must be in [0, 1); got {decay!r}")
-        self.decay, self.epsilon = float(decay), float(epsilon)
+        self.decay = check_real(decay, "decay", low=0.0, high=1.0, high_open=True)
+        self.epsilon = check_real(epsilon, "epsilon", low=0.0, low_open=True)
         codebook = torch.empty(num_codes, dim).uniform_(-1 / num_codes, 1 / num_codes)
         self.register_buffer("codebook", codebook)
         self.register_buffer("cluster_size", torch.ones(num_codes))
@@ -207,12 +228,12 @@ class VectorQuantizerEMA(_QuantizerBase):
         indices = self.nearest(flat.detach())
         if self.training:
             with torch.no_grad():
-                one_hot = F.one_hot(indices, self.num_codes).float()
+                one_hot = F.one_hot(indices, self.num_codes).to(flat.dtype)
                 self.cluster_size.mul_(self.decay).add_(one_hot.sum(0), alpha=1 - self.decay)
                 self.embed_sum.mul_(self.decay).add_(one_hot.T @ flat.detach(), alpha=1 - self.decay)
                 n = self.cluster_size.sum()
                 smoothed = (self.cluster_size + self.epsilon) / (n + self.num_codes * self.epsilon) * n
                 self.codebook.copy_(self.embed_sum / smoothed[:, None])
         codes = self.codebook[indices]
-        codebook_loss = torch.zeros((), device=flat.device)  # learned by EMA instead
+        codebook_loss = torch.zeros((), dtype=flat.dtype, device=flat.device)  # learned by EMA instead
         return self._output(z_e, flat, indices, codes, codebook_loss)

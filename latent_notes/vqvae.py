@@ -15,6 +15,7 @@ import torch
 from torch import nn
 from torch.nn import functional as F
 
+from ._validation import check_bool, check_int, check_tensor, module_dtype_device
 from .vq import VectorQuantizer, VectorQuantizerEMA, VQOutput
 
 __all__ = ["VQVAE", "VQVAEOutput", "VQVAELoss", "vqvae_loss", "code_usage",
@@ -68,6 +69,10 @@ class VQVAE(nn.Module):
 
     def __init__(self, num_codes=32, code_dim=16, hidden=64, beta=0.25, ema=True, decay=0.99):
         super().__init__()
+        num_codes = check_int(num_codes, "num_codes", 1)
+        code_dim = check_int(code_dim, "code_dim", 1)
+        hidden = check_int(hidden, "hidden", 1)
+        ema = check_bool(ema, "ema")
         self.encoder = nn.Sequential(
             nn.Conv2d(1, hidden, 3, padding=1), nn.ReLU(),
             nn.Conv2d(hidden, hidden, 4, stride=2, padding=1), nn.ReLU(),  # 8x8 -> 4x4
@@ -82,22 +87,39 @@ class VQVAE(nn.Module):
         )
 
     @staticmethod
-    def _as_images(x):
-        if not isinstance(x, torch.Tensor) or not torch.is_floating_point(x):
-            raise TypeError("x must be a floating-point torch.Tensor")
-        if x.dim() == 2 and x.shape[1] == 64:
-            x = x.view(-1, 1, 8, 8)
+    def _as_images(x, dtype=None, device=None, binary=False):
+        """``x`` as a checked ``(batch, 1, 8, 8)`` tensor, cast to ``dtype`` / moved to ``device``.
+
+        ``binary=True`` also requires values in [0, 1] (the Bernoulli decoder's targets).
+        """
+        if isinstance(x, torch.Tensor) and x.dim() == 2 and x.shape[1] == 64:
+            x = x.reshape(-1, 1, 8, 8)
+        # With binary=True one reduction checks both the range and finiteness (NaN fails it).
+        x = check_tensor(x, "x", dtype=dtype, device=device, finite=not binary)
         if x.dim() != 4 or tuple(x.shape[1:]) != (1, 8, 8):
             raise ValueError(f"x must have shape (batch, 64) or (batch, 1, 8, 8); got {tuple(x.shape)}")
+        if binary and not bool(((x >= 0) & (x <= 1)).all()):
+            if not bool(torch.isfinite(x).all()):
+                raise ValueError("x contains NaN or infinite values")
+            raise ValueError("x must hold pixel values in [0, 1] (the decoder is Bernoulli); got "
+                             f"values in [{float(x.min()):.3g}, {float(x.max()):.3g}]")
         return x
+
+    def _images(self, x, binary=False):
+        dtype, device = module_dtype_device(self)
+        return self._as_images(x, dtype, device, binary)
 
     def encode_continuous(self, x):
         """The encoder output ``z_e``, channels last: shape (batch, 4, 4, code_dim)."""
-        return self.encoder(self._as_images(x)).permute(0, 2, 3, 1)
+        return self.encoder(self._images(x)).permute(0, 2, 3, 1)
 
     def forward(self, x):
         """Encode, quantise (straight-through), decode."""
-        z_e = self.encode_continuous(x)
+        return self._forward_images(self._images(x))
+
+    def _forward_images(self, images):
+        """:meth:`forward` on checked ``(batch, 1, 8, 8)`` images of the model's dtype."""
+        z_e = self.encoder(images).permute(0, 2, 3, 1)
         vq = self.quantizer(z_e)
         logits = self.decoder(vq.quantized.permute(0, 3, 1, 2))
         return VQVAEOutput(logits.flatten(1), z_e, vq)
@@ -111,12 +133,7 @@ class VQVAE(nn.Module):
     @torch.no_grad()
     def decode_indices(self, indices):
         """Pixel probabilities (batch, 64) of the images whose code grids are ``indices``."""
-        if indices.dtype not in (torch.int32, torch.int64) or indices.dim() != 3 \
-                or tuple(indices.shape[1:]) != (4, 4):
-            raise ValueError(f"indices must be an integer tensor of shape (batch, 4, 4); "
-                             f"got {indices.dtype} {tuple(indices.shape)}")
-        if (indices < 0).any() or (indices >= self.quantizer.num_codes).any():
-            raise ValueError(f"indices must lie in 0..{self.quantizer.num_codes - 1}")
+        indices = _check_indices(indices, "indices", (None, 4, 4), self.quantizer)
         codes = self.quantizer.codebook[indices]  # (batch, 4, 4, D)
         return torch.sigmoid(self.decoder(codes.permute(0, 3, 1, 2)).flatten(1))
 
@@ -124,6 +141,26 @@ class VQVAE(nn.Module):
     def reconstruct(self, x):
         """Pixel probabilities of the reconstruction of ``x``, shape (batch, 64)."""
         return self.decode_indices(self.encode(x))
+
+
+def _check_indices(indices, name, shape, quantizer):
+    """Integer code indices of the given shape, on the codebook's device, within 0..K-1."""
+    if isinstance(indices, torch.Tensor) and not torch.is_floating_point(indices) \
+            and indices.dtype not in (torch.int32, torch.int64):
+        raise TypeError(f"{name} must be an int64 or int32 tensor; got dtype {indices.dtype}")
+    indices = check_tensor(indices, name, kind="int", shape=shape,
+                           device=quantizer.codebook.device)
+    if bool(((indices < 0) | (indices >= quantizer.num_codes)).any()):
+        raise ValueError(f"{name} must lie in 0..{quantizer.num_codes - 1}; got values in "
+                         f"[{int(indices.min())}, {int(indices.max())}]")
+    return indices.long()
+
+
+def _check_model(model, cls):
+    if not isinstance(model, cls):
+        names = " or ".join(c.__name__ for c in (cls if isinstance(cls, tuple) else (cls,)))
+        raise TypeError(f"model must be a latent_notes.vqvae {names}; got {type(model).__name__}")
+    return model
 
 
 def vqvae_loss(model, x):
@@ -134,8 +171,9 @@ def vqvae_loss(model, x):
     image: the reconstruction is summed over the 64 pixels, the two squared
     norms over the 16 code positions; all are averaged over the batch.
     """
-    out = model(x)
-    target = VQVAE._as_images(x).flatten(1)
+    target = _check_model(model, VQVAE)._images(x, binary=True)
+    out = model._forward_images(target)
+    target = target.flatten(1)
     reconstruction = F.binary_cross_entropy_with_logits(out.logits, target, reduction="sum") / len(target)
     # The quantiser's losses are means over code positions; an image has 16 of them.
     positions = out.vq.indices[0].numel()
@@ -186,7 +224,9 @@ def vqvae_bound(model, x, log_prior=None):
         ``elbo``, ``reconstruction`` (:math:`\log p(x \mid z_q)`) and ``kl``, each of
         shape (batch,).
     """
-    images = VQVAE._as_images(x)
+    images = _check_model(model, VQVAE)._images(x, binary=True)
+    if log_prior is not None and not callable(log_prior):
+        raise TypeError(f"log_prior must be callable or None; got {type(log_prior).__name__}")
     indices = model.encode(images)
     logits = model.decoder(model.quantizer.codebook[indices].permute(0, 3, 1, 2)).flatten(1)
     reconstruction = -F.binary_cross_entropy_with_logits(
@@ -200,6 +240,9 @@ def vqvae_bound(model, x, log_prior=None):
             raise ValueError("log_prior(indices) must return a tensor of shape "
                              f"{tuple(reconstruction.shape)}; got "
                              f"{getattr(log_p, 'shape', type(log_p).__name__)}")
+        if not bool((log_p <= 0).all()):  # also False for NaN
+            raise ValueError("log_prior(indices) must return log-probabilities (<= 0, not NaN); "
+                             f"got values up to {float(log_p.max()):.3g}")
         kl = -log_p.to(reconstruction)
     return VQVAEBound(reconstruction - kl, reconstruction, kl)
 
@@ -207,6 +250,7 @@ def vqvae_bound(model, x, log_prior=None):
 @torch.no_grad()
 def code_usage(model, x):
     """How many times each code is chosen when encoding ``x``: a tensor of :math:`K` counts."""
+    _check_model(model, (VQVAE, ProfileVQVAE))
     return torch.bincount(model.encode(x).flatten(), minlength=model.quantizer.num_codes)
 
 
@@ -245,10 +289,11 @@ class ProfileVQVAE(nn.Module):
     def __init__(self, input_dim, num_codes=8, code_dim=4, hidden=64, beta=0.25, ema=True,
                  decay=0.99):
         super().__init__()
-        for name, value in (("input_dim", input_dim), ("num_codes", num_codes),
-                            ("code_dim", code_dim), ("hidden", hidden)):
-            if isinstance(value, bool) or not isinstance(value, int) or value < 1:
-                raise ValueError(f"{name} must be a positive int; got {value!r}")
+        input_dim = check_int(input_dim, "input_dim", 1)
+        num_codes = check_int(num_codes, "num_codes", 1)
+        code_dim = check_int(code_dim, "code_dim", 1)
+        hidden = check_int(hidden, "hidden", 1)
+        ema = check_bool(ema, "ema")
         self.input_dim = input_dim
         self.encoder = nn.Sequential(nn.Linear(input_dim, hidden), nn.ReLU(),
                                      nn.Linear(hidden, code_dim))
@@ -258,13 +303,8 @@ class ProfileVQVAE(nn.Module):
                                      nn.Linear(hidden, input_dim))
 
     def _check(self, x):
-        if not isinstance(x, torch.Tensor) or not torch.is_floating_point(x):
-            raise TypeError("x must be a floating-point torch.Tensor")
-        if x.dim() != 2 or x.shape[1] != self.input_dim:
-            raise ValueError(f"x must have shape (batch, {self.input_dim}); got {tuple(x.shape)}")
-        if not torch.isfinite(x).all():
-            raise ValueError("x contains NaN or infinite values")
-        return x
+        dtype, device = module_dtype_device(self)
+        return check_tensor(x, "x", shape=(None, self.input_dim), dtype=dtype, device=device)
 
     def forward(self, x):
         """Encode, quantise (straight-through), decode: ``(mean, z_e, vq)``."""
@@ -280,6 +320,7 @@ class ProfileVQVAE(nn.Module):
     @torch.no_grad()
     def decode_indices(self, indices):
         """The profile each code stands for: shape (len(indices), input_dim)."""
+        indices = _check_indices(indices, "indices", (None,), self.quantizer)
         return self.decoder(self.quantizer.codebook[indices])
 
 
@@ -290,6 +331,7 @@ def profile_vqvae_loss(model, x):
     variance, up to a constant (eq. :math:numref:`vq-loss` with one code per
     sample).
     """
+    x = _check_model(model, ProfileVQVAE)._check(x)
     out = model(x)
     reconstruction = 0.5 * (out.mean - x).pow(2).sum(1).mean()
     codebook, commitment = out.vq.codebook_loss, out.vq.commitment_loss
