@@ -107,6 +107,13 @@ def check_is_fitted(estimator, attribute="means_"):
 # --------------------------------------------------------------------------
 # Hyperparameters and other scalars
 # --------------------------------------------------------------------------
+class InvalidParameterError(ValueError, TypeError):
+    """A hyperparameter of the wrong type: both a TypeError and a ValueError.
+
+    scikit-learn's parameter validation does the same, so that code catching
+    either keeps working (``n_components=2.5`` is a wrong type *and* value).
+    """
+
 def _describe(value):
     """``value`` as an error message shows it: its repr, and its type when that helps."""
     shown = repr(value)
@@ -131,7 +138,7 @@ def check_int(value, name, minimum=None, maximum=None):
         If it lies outside ``[minimum, maximum]``.
     """
     if isinstance(value, (bool, np.bool_)) or not isinstance(value, (numbers.Integral, np.integer)):
-        raise TypeError(f"{name} must be an int; got {_describe(value)}")
+        raise InvalidParameterError(f"{name} must be an int; got {_describe(value)}")
     value = int(value)
     if minimum is not None and value < minimum:
         raise ValueError(f"{name} must be an int >= {minimum}; got {value}")
@@ -164,7 +171,7 @@ def check_real(value, name, *, low=None, high=None, low_open=False, high_open=Fa
     """
     if isinstance(value, (bool, np.bool_)) or not isinstance(value, (numbers.Real, np.floating,
                                                                       np.integer)):
-        raise TypeError(f"{name} must be a real number; got {_describe(value)}")
+        raise InvalidParameterError(f"{name} must be a real number; got {_describe(value)}")
     value = float(value)
     if np.isnan(value):
         raise ValueError(f"{name} must be a number; got nan")
@@ -189,7 +196,7 @@ def check_choice(value, name, choices):
 def check_bool(value, name):
     """Return ``value`` if it is a bool (Python or NumPy), else raise TypeError."""
     if not isinstance(value, (bool, np.bool_)):
-        raise TypeError(f"{name} must be True or False; got {_describe(value)}")
+        raise InvalidParameterError(f"{name} must be True or False; got {_describe(value)}")
     return bool(value)
 
 

@@ -12,6 +12,7 @@ from scipy.stats import norm
 from sklearn.base import clone
 from sklearn.metrics import accuracy_score, adjusted_rand_score, log_loss
 
+from ._validation import as_float_array
 from .em import check_random_state
 
 __all__ = ["match_components", "gmlc_parameter_error", "benchmark_classifiers", "markdown_table",
@@ -35,14 +36,17 @@ def match_components(true_means, estimated_means):
     ndarray of shape (K,)
         ``perm`` such that ``estimated_means[perm[k]]`` matches ``true_means[k]``.
     """
-    true_means = np.asarray(true_means, dtype=float)
-    estimated_means = np.asarray(estimated_means, dtype=float)
+    true_means = as_float_array(true_means, "true_means", ndim=2)
+    estimated_means = as_float_array(estimated_means, "estimated_means", ndim=2)
     if true_means.shape != estimated_means.shape:
         raise ValueError(
             f"true_means and estimated_means must have the same shape; got "
             f"{true_means.shape} and {estimated_means.shape}"
         )
-    cost = ((true_means[:, None, :] - estimated_means[None, :, :]) ** 2).sum(-1)
+    # One common scale for both (the assignment does not change), so squares cannot overflow.
+    scale = max(np.max(np.abs(true_means)), np.max(np.abs(estimated_means)), 1.0)
+    diff = true_means[:, None, :] / scale - estimated_means[None, :, :] / scale
+    cost = (diff ** 2).sum(-1)
     rows, cols = linear_sum_assignment(cost)
     perm = np.empty(len(rows), dtype=int)
     perm[rows] = cols
@@ -65,6 +69,13 @@ def gmlc_parameter_error(model, params):
         ``"means"``, ``"experts"`` (the :math:`(b_k, w_k)` vectors), ``"weights"``:
         RMS errors over the matched components.
     """
+    from .datasets import _check_gmlc_params
+
+    for attribute in ("means_", "weights_", "coef_", "intercept_"):
+        if not hasattr(model, attribute):
+            raise TypeError(f"model must be a fitted GaussianMixtureLinearClassifier; "
+                            f"{type(model).__name__} has no {attribute}")
+    params = _check_gmlc_params(params)
     perm = match_components(params.means, model.means_)
     theta_hat = np.column_stack([model.intercept_, model.coef_])[perm]
     theta = np.column_stack([params.intercept, params.coef])
@@ -97,6 +108,12 @@ def benchmark_classifiers(models, make_split, seeds, n_train_values):
         ``ari`` (adjusted Rand index of ``predict_cluster`` against
         ``z_test``, NaN if the model has no clusters) and ``fit_seconds``.
     """
+    if not isinstance(models, dict) or not all(callable(f) for f in models.values()):
+        raise TypeError("models must be a dict of name -> function (seed) -> classifier")
+    if not callable(make_split):
+        raise TypeError(f"make_split must be callable; got {type(make_split).__name__}")
+    seeds = [_check_int(seed, "each seed", 0) for seed in seeds]
+    n_train_values = [_check_int(n, "each n_train", 1) for n in n_train_values]
     rows = []
     for n_train in n_train_values:
         for seed in seeds:
@@ -150,8 +167,15 @@ def markdown_table(rows, columns, group_by=("n_train", "model"), digits=3):
     -------
     str
     """
+    digits = _check_int(digits, "digits", 0)
+    for name, keys in (("columns", columns), ("group_by", group_by)):
+        if isinstance(keys, str) or not all(isinstance(k, str) for k in keys):
+            raise TypeError(f"{name} must be a sequence of key names; got {keys!r}")
     groups = {}
-    for row in rows:
+    for i, row in enumerate(rows):
+        missing = [k for k in list(group_by) + list(columns) if k not in row]
+        if missing:
+            raise ValueError(f"rows[{i}] has no {missing}; its keys are {sorted(row)}")
         groups.setdefault(tuple(row[g] for g in group_by), []).append(row)
     lines = ["| " + " | ".join(list(group_by) + list(columns)) + " |",
              "|" + "---|" * (len(group_by) + len(columns))]

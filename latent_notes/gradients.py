@@ -13,6 +13,8 @@ from __future__ import annotations
 
 import torch
 
+from ._validation import check_choice, check_generator, check_int, check_real
+
 __all__ = ["gradient_samples", "ESTIMATORS"]
 
 ESTIMATORS = ("pathwise", "score")
@@ -40,12 +42,21 @@ def gradient_samples(f, mu, sigma, n_samples, estimator="pathwise", generator=No
     torch.Tensor of shape (n_samples, 2)
         Columns: the estimate of the derivative in :math:`\mu` and in :math:`\sigma`.
     """
-    if estimator not in ESTIMATORS:
-        raise ValueError(f"estimator must be one of {ESTIMATORS}; got {estimator!r}")
-    if not sigma > 0:
-        raise ValueError(f"sigma must be positive; got {sigma!r}")
-    if isinstance(n_samples, bool) or not isinstance(n_samples, int) or n_samples < 1:
-        raise ValueError(f"n_samples must be a positive int; got {n_samples!r}")
+    check_choice(estimator, "estimator", ESTIMATORS)
+    if not callable(f):
+        raise TypeError(f"f must be callable (e.g. torch.sin); got {type(f).__name__}")
+    mu = check_real(mu, "mu")
+    sigma = check_real(sigma, "sigma", low=0.0, low_open=True)
+    n_samples = check_int(n_samples, "n_samples", 1)
+    generator = check_generator(generator)
+    grads = _gradient_samples(f, mu, sigma, n_samples, estimator, generator)
+    if not bool(torch.isfinite(grads).all()):
+        raise ValueError("the estimates are not finite: f or its derivative overflowed or "
+                         "was undefined at some draws")
+    return grads
+
+
+def _gradient_samples(f, mu, sigma, n_samples, estimator, generator):
     eps = torch.randn(n_samples, generator=generator, dtype=torch.float64)
     mu_t = torch.tensor(float(mu), dtype=torch.float64, requires_grad=True)
     sigma_t = torch.tensor(float(sigma), dtype=torch.float64, requires_grad=True)
@@ -53,8 +64,15 @@ def gradient_samples(f, mu, sigma, n_samples, estimator="pathwise", generator=No
         # z is a deterministic function of (mu, sigma) and the noise: differentiate through it.
         z = mu_t + sigma_t * eps
         z.retain_grad()
-        f(z).sum().backward()
+        out = f(z)
+        if not isinstance(out, torch.Tensor) or out.shape != z.shape:
+            raise ValueError("f must map a tensor to a tensor of the same shape (elementwise); "
+                             f"got {getattr(out, 'shape', type(out).__name__)} for {tuple(z.shape)}")
+        out.sum().backward()
         df = z.grad  # f'(z_s), one per draw
+        if df is None:
+            raise ValueError("f(z) does not depend on z through torch operations; the pathwise "
+                             "estimator needs a differentiable f")
         return torch.stack([df, df * eps], dim=1).detach()
     # Score function: f(z) * d/dtheta log q(z; theta), with z held fixed. For a normal,
     # d/dmu log q = (z - mu) / sigma^2 and d/dsigma log q = ((z - mu)^2 - sigma^2) / sigma^3.
@@ -62,4 +80,8 @@ def gradient_samples(f, mu, sigma, n_samples, estimator="pathwise", generator=No
         z = mu + sigma * eps
         scores = torch.stack([(z - mu) / sigma ** 2,
                               ((z - mu) ** 2 - sigma ** 2) / sigma ** 3], dim=1)
-        return f(z).unsqueeze(1) * scores
+        out = f(z)
+        if not isinstance(out, torch.Tensor) or out.shape != z.shape:
+            raise ValueError("f must map a tensor to a tensor of the same shape (elementwise); "
+                             f"got {getattr(out, 'shape', type(out).__name__)} for {tuple(z.shape)}")
+        return out.unsqueeze(1) * scores

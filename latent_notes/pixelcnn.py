@@ -32,6 +32,8 @@ import torch
 from torch import nn
 from torch.nn import functional as F
 
+from ._validation import check_generator, check_int, check_real, check_tensor, module_dtype_device
+
 __all__ = [
     "MaskedConv2d",
     "PixelCNN",
@@ -43,9 +45,7 @@ __all__ = [
 
 
 def _check_int(value, name, minimum=1):
-    if isinstance(value, bool) or not isinstance(value, numbers.Integral) or value < minimum:
-        raise ValueError(f"{name} must be an int >= {minimum}; got {value!r}")
-    return int(value)
+    return check_int(value, name, minimum)
 
 
 def _check_kernel(kernel_size):
@@ -91,6 +91,10 @@ class MaskedConv2d(nn.Conv2d):
 
     def __init__(self, in_channels, out_channels, kernel_size, mask_type="B", bias=True):
         kernel_size = _check_kernel(kernel_size)
+        in_channels = _check_int(in_channels, "in_channels")
+        out_channels = _check_int(out_channels, "out_channels")
+        if not isinstance(bias, (bool, int)):
+            raise TypeError(f"bias must be True or False; got {bias!r}")
         offsets = mask_offsets(kernel_size, mask_type)
         super().__init__(in_channels, out_channels, kernel_size, padding=kernel_size // 2, bias=bias)
         mask = torch.zeros(1, 1, kernel_size, kernel_size)
@@ -124,12 +128,14 @@ class _Autoregressive(nn.Module):
         if y is None:
             raise ValueError(f"this model is class-conditional: pass y, integer labels "
                              f"0..{self.num_classes - 1}")
-        if not isinstance(y, torch.Tensor) or y.dtype not in (torch.int32, torch.int64) \
-                or y.shape != (batch,):
-            raise ValueError(f"y must be an integer tensor of shape ({batch},)")
+        if not isinstance(y, torch.Tensor) or y.dtype not in (torch.int32, torch.int64):
+            raise TypeError(f"y must be an int64 or int32 tensor of shape ({batch},); got "
+                            f"{getattr(y, 'dtype', type(y).__name__)}")
+        if y.shape != (batch,):
+            raise ValueError(f"y must have shape ({batch},); got {tuple(y.shape)}")
         if (y < 0).any() or (y >= self.num_classes).any():
             raise ValueError(f"y must hold labels 0..{self.num_classes - 1}")
-        return embedding(y)[:, :, None, None]
+        return embedding(y.to(embedding.weight.device))[:, :, None, None]
 
     def check_input(self, x):
         """Raise a clear error unless ``x`` is an integer grid batch of valid levels."""
@@ -140,8 +146,12 @@ class _Autoregressive(nn.Module):
                             "(convert with x.long())")
         if x.dim() != 3 or x.shape[1] < 1 or x.shape[2] < 1:
             raise ValueError(f"x must have shape (batch, height, width); got {tuple(x.shape)}")
+        if x.shape[0] == 0:
+            raise ValueError("x is an empty batch (shape "
+                             f"{tuple(x.shape)}); at least one grid is needed")
         if (x < 0).any() or (x >= self.n_levels).any():
-            raise ValueError(f"x must hold levels 0..{self.n_levels - 1}")
+            raise ValueError(f"x must hold levels 0..{self.n_levels - 1}; got values in "
+                             f"[{int(x.min())}, {int(x.max())}]")
 
     def forward(self, x, y=None):
         """Logits of every conditional, shape ``(batch, n_levels, H, W)``.
@@ -149,12 +159,22 @@ class _Autoregressive(nn.Module):
         ``logits[:, :, r, c]`` parametrise ``p(x_rc | pixels before (r, c))``.
         """
         self.check_input(x)
-        inputs = F.one_hot(x.long(), self.n_levels).permute(0, 3, 1, 2).float()
-        return self.logits_from_inputs(inputs, y)
+        dtype, device = module_dtype_device(self)
+        inputs = F.one_hot(x.to(device).long(), self.n_levels).permute(0, 3, 1, 2).to(dtype)
+        return self._logits(inputs, y)
+
+    def _check_inputs(self, inputs):
+        dtype, device = module_dtype_device(self)
+        inputs = check_tensor(inputs, "inputs", ndim=4, dtype=dtype, device=device)
+        if inputs.shape[1] != self.n_levels:
+            raise ValueError(f"inputs must have shape (batch, n_levels={self.n_levels}, H, W); "
+                             f"got {tuple(inputs.shape)}")
+        return inputs
 
     def log_prob(self, x, y=None):
         """Exact ``log p(x)`` of each grid in nats, shape ``(batch,)`` (eq. :math:numref:`px-chain`)."""
         log_cond = F.log_softmax(self(x, y), dim=1)
+        x = x.to(log_cond.device)
         return log_cond.gather(1, x.long()[:, None]).squeeze(1).sum(dim=(1, 2))
 
     @torch.no_grad()
@@ -182,18 +202,12 @@ class _Autoregressive(nn.Module):
         if not (isinstance(shape, (tuple, list)) and len(shape) == 2):
             raise ValueError(f"shape must be (height, width); got {shape!r}")
         height, width = (_check_int(s, "shape") for s in shape)
-        if isinstance(temperature, bool) or not isinstance(temperature, numbers.Real) \
-                or not temperature > 0 or temperature == float("inf"):
-            raise ValueError(f"temperature must be a positive finite float; got {temperature!r}")
-        if generator is None or isinstance(generator, numbers.Integral):
-            seed = generator
+        temperature = check_real(temperature, "temperature", low=0.0, low_open=True)
+        if generator is None:
             generator = torch.Generator(device=self._device())
-            if seed is None:
-                generator.seed()
-            else:
-                generator.manual_seed(int(seed))
-        elif not isinstance(generator, torch.Generator):
-            raise TypeError("generator must be None, an int seed or a torch.Generator")
+            generator.seed()
+        else:
+            generator = check_generator(generator, device=self._device())
         was_training = self.training
         self.eval()
         x = torch.zeros(n, height, width, dtype=torch.long, device=self._device())
@@ -246,6 +260,9 @@ class PixelCNN(_Autoregressive):
         Exposed so that gradients with respect to the input can be taken
         (:func:`input_dependence`).
         """
+        return self._logits(self._check_inputs(inputs), y)
+
+    def _logits(self, inputs, y=None):
         cond = self._condition(y, inputs.shape[0], self.embedding)
         h = self.first(inputs)
         if cond is not None:
@@ -328,6 +345,9 @@ class GatedPixelCNN(_Autoregressive):
 
     def logits_from_inputs(self, inputs, y=None):
         """The network on a float input ``(batch, n_levels, H, W)`` (see :meth:`PixelCNN.logits_from_inputs`)."""
+        return self._logits(self._check_inputs(inputs), y)
+
+    def _logits(self, inputs, y=None):
         cond = self._condition(y, inputs.shape[0], self.embedding)
         v = h = inputs
         for layer in self.layers:
@@ -335,8 +355,15 @@ class GatedPixelCNN(_Autoregressive):
         return self.head(h)
 
 
+def _check_model(model):
+    if not isinstance(model, _Autoregressive):
+        raise TypeError(f"model must be a PixelCNN or GatedPixelCNN; got {type(model).__name__}")
+    return model
+
+
 def pixelcnn_nll(model, x, y=None):
     """Mean negative log-likelihood per grid, in nats: the training loss."""
+    _check_model(model)
     return -model.log_prob(x, y).mean()
 
 
@@ -359,7 +386,11 @@ def input_dependence(model, shape, seed=0):
         Boolean ``(H*W, H*W)``, positions in raster order. A causal model has
         ``dep[i, j] = False`` for every :math:`j \ge i`.
     """
-    height, width = shape
+    _check_model(model)
+    if not (isinstance(shape, (tuple, list)) and len(shape) == 2):
+        raise ValueError(f"shape must be (height, width); got {shape!r}")
+    height, width = (_check_int(s, "shape[i]") for s in shape)
+    seed = _check_int(seed, "seed", minimum=0)
     generator = torch.Generator().manual_seed(seed)
     weight = next(model.parameters())
     inputs = torch.randn(1, model.n_levels, height, width, generator=generator,

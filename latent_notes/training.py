@@ -9,6 +9,8 @@ from dataclasses import dataclass, field
 
 import torch
 
+from ._validation import check_bool, check_device, check_int, check_real
+
 __all__ = ["History", "train", "resolve_device", "seed_everything"]
 
 
@@ -23,14 +25,18 @@ class History:
 
 def seed_everything(seed):
     """Seed PyTorch's global generator (parameter initialisation, dropout)."""
-    torch.manual_seed(seed)
+    torch.manual_seed(check_int(seed, "seed", 0))
 
 
 def resolve_device(device):
-    """``"auto"`` picks a CUDA GPU when one is present, else the CPU."""
-    if device == "auto":
-        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
-    return torch.device(device)
+    """``"auto"`` picks a CUDA GPU when one is present, else the CPU.
+
+    Raises
+    ------
+    ValueError
+        For a name torch does not know, or a GPU that is not present.
+    """
+    return check_device(device)
 
 
 def _show_progress(progress):
@@ -72,11 +78,27 @@ def train(model, loss_fn, train_data, *, epochs=10, batch_size=128, lr=1e-3, wei
     -------
     History
     """
-    if not isinstance(train_data, torch.Tensor) or train_data.dim() < 1 or len(train_data) == 0:
-        raise ValueError("train_data must be a non-empty torch.Tensor with examples along axis 0")
-    for name, value in (("epochs", epochs), ("batch_size", batch_size)):
-        if isinstance(value, bool) or not isinstance(value, int) or value < 1:
-            raise ValueError(f"{name} must be a positive int; got {value!r}")
+    if not isinstance(model, torch.nn.Module):
+        raise TypeError(f"model must be a torch.nn.Module; got {type(model).__name__}")
+    if not callable(loss_fn):
+        raise TypeError(f"loss_fn must be callable; got {type(loss_fn).__name__}")
+    for name, data in (("train_data", train_data), ("val_data", val_data)):
+        if data is None and name == "val_data":
+            continue
+        if not isinstance(data, torch.Tensor):
+            raise TypeError(f"{name} must be a torch.Tensor; got {type(data).__name__}")
+        if data.dim() < 1 or len(data) == 0:
+            raise ValueError(f"{name} must be a non-empty torch.Tensor with examples along axis 0; "
+                             f"got shape {tuple(data.shape)}")
+    epochs = check_int(epochs, "epochs", 1)
+    batch_size = check_int(batch_size, "batch_size", 1)
+    lr = check_real(lr, "lr", low=0.0, low_open=True)
+    weight_decay = check_real(weight_decay, "weight_decay", low=0.0)
+    seed = check_int(seed, "seed", 0)
+    if progress is not None:
+        check_bool(progress, "progress")
+    if callback is not None and not callable(callback):
+        raise TypeError(f"callback must be callable or None; got {type(callback).__name__}")
     device = resolve_device(device)
     model.to(device)
     train_data = train_data.to(device)
@@ -110,7 +132,10 @@ def train(model, loss_fn, train_data, *, epochs=10, batch_size=128, lr=1e-3, wei
             model.eval()
             with torch.no_grad():
                 fixed = torch.Generator(device=device).manual_seed(seed + 2)
-                history.val_loss.append(loss_fn(model, val_data, fixed).item())
+                val_loss = loss_fn(model, val_data, fixed)
+                if not torch.isfinite(val_loss):
+                    raise FloatingPointError(f"the validation loss is {val_loss.item()}")
+                history.val_loss.append(val_loss.item())
         if callback is not None:
             model.eval()
             with torch.no_grad():
