@@ -68,6 +68,8 @@ def _gradient_samples(f, mu, sigma, n_samples, estimator, generator):
         if not isinstance(out, torch.Tensor) or out.shape != z.shape:
             raise ValueError("f must map a tensor to a tensor of the same shape (elementwise); "
                              f"got {getattr(out, 'shape', type(out).__name__)} for {tuple(z.shape)}")
+        if not bool(torch.isfinite(out).all()):
+            raise ValueError("f returned NaN or inf at some draws: E[f(z)] is undefined there")
         out.sum().backward()
         df = z.grad  # f'(z_s), one per draw
         if df is None:

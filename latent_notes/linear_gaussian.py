@@ -35,6 +35,22 @@ def _check_covariance(S, name, size):
     return S, L
 
 
+def _mahalanobis(diff, L):
+    """``diff_i^T (L L^T)^{-1} diff_i`` per row, each row scaled first so that nothing overflows.
+
+    Raises ValueError when the result itself exceeds float64 (a point so far
+    from the mean that its log-density cannot be represented).
+    """
+    with np.errstate(over="ignore", invalid="ignore"):
+        scale = np.maximum(np.max(np.abs(diff), axis=1), 1.0)
+        solved = np.linalg.solve(L, (diff / scale[:, None]).T).T
+        maha = scale * (scale * np.sum(solved * solved, axis=1))
+    if not np.all(np.isfinite(maha)):
+        raise ValueError("x holds points so far from the model (largest |x - b| "
+                         f"{np.max(np.abs(diff)):.3g}) that their log-density overflows float64")
+    return maha
+
+
 def _check_means(m, name, n, dz):
     """Means of shape ``(n, dz)``; a single ``(dz,)`` row is repeated for every sample."""
     m = as_float_array(m, name)
@@ -112,8 +128,7 @@ class LinearGaussianModel:
         D = x.shape[1]
         C = self.W @ self.W.T + self.noise_var * np.eye(D)
         _, logdet = np.linalg.slogdet(C)
-        diff = x - self.b
-        maha = np.einsum("ni,ij,nj->n", diff, np.linalg.inv(C), diff)
+        maha = _mahalanobis(x - self.b, np.linalg.cholesky(C))
         return -0.5 * (D * _LOG_2PI + logdet + maha)
 
     def posterior(self, x):
