@@ -197,12 +197,22 @@ class VAE(nn.Module):
     # --------------------------------------------------------------- model
     def encode(self, x):
         r"""``(mu, logvar)`` of :math:`q_\phi(z \mid x)`."""
+        return self._encode(self.check_input(x))
+
+    def _encode(self, x):
         mu, logvar = self.encoder(x).chunk(2, dim=-1)
         return mu, logvar
 
     def decode(self, z):
         r"""Parameters of :math:`p_\theta(x \mid z)`: logits (Bernoulli), logits of shape
         ``(..., input_dim, n_levels)`` (categorical) or means (Gaussian)."""
+        dtype, device = module_dtype_device(self)
+        if isinstance(z, torch.Tensor) and (z.dim() < 1 or z.shape[-1] != self.latent_dim):
+            raise ValueError(f"z's last axis must have size latent_dim={self.latent_dim}; got "
+                             f"shape {tuple(z.shape)}")
+        return self._decode(check_tensor(z, "z", dtype=dtype, device=device))
+
+    def _decode(self, z):
         out = self.decoder(z)
         if self.likelihood == "categorical":
             out = out.unflatten(-1, (self.input_dim, self.n_levels))
@@ -210,6 +220,11 @@ class VAE(nn.Module):
 
     def log_likelihood(self, x, decoded):
         r""":math:`\log p_\theta(x \mid z)` summed over features, from :meth:`decode`'s output."""
+        x = self.check_input(x)
+        decoded = check_tensor(decoded, "decoded", dtype=x.dtype, device=x.device)
+        return self._log_likelihood(x, decoded)
+
+    def _log_likelihood(self, x, decoded):
         if self.likelihood == "bernoulli":
             return -F.binary_cross_entropy_with_logits(decoded, x.expand_as(decoded),
                                                        reduction="none").sum(-1)
@@ -222,6 +237,7 @@ class VAE(nn.Module):
 
     def mean(self, decoded):
         r"""The mean of :math:`p_\theta(x \mid z)`: what a reconstruction shows."""
+        decoded = check_tensor(decoded, "decoded")
         if self.likelihood == "bernoulli":
             return torch.sigmoid(decoded)
         if self.likelihood == "categorical":
@@ -233,15 +249,15 @@ class VAE(nn.Module):
         """Encode, draw one ``z`` by reparameterisation, decode."""
         x = self.check_input(x)
         generator = check_generator(generator, device=x.device)
-        mu, logvar = self.encode(x)
+        mu, logvar = self._encode(x)
         z = _reparameterize(mu, logvar, generator=generator)
-        return VAEOutput(mu, logvar, z, self.decode(z))
+        return VAEOutput(mu, logvar, z, self._decode(z))
 
     @torch.no_grad()
     def reconstruct(self, x):
         """The decoder's mean at the encoder's mean: a deterministic reconstruction."""
         x = self.check_input(x)
-        return self.mean(self.decode(self.encode(x)[0]))
+        return self.mean(self._decode(self._encode(x)[0]))
 
     @torch.no_grad()
     def sample(self, n, generator=None):
@@ -250,7 +266,7 @@ class VAE(nn.Module):
         dtype, device = module_dtype_device(self)
         generator = check_generator(generator, device=device)
         z = torch.randn((n, self.latent_dim), generator=generator, dtype=dtype, device=device)
-        return self.mean(self.decode(z))
+        return self.mean(self._decode(z))
 
 
 def _check_model(model):
@@ -282,9 +298,9 @@ def elbo(model, x, n_samples=1, generator=None):
     x = _check_model(model).check_input(x)
     n_samples = check_int(n_samples, "n_samples", 1)
     generator = check_generator(generator, device=x.device)
-    mu, logvar = model.encode(x)
+    mu, logvar = model._encode(x)
     z = _reparameterize(mu, logvar, n_samples=n_samples, generator=generator)
-    reconstruction = model.log_likelihood(x, model.decode(z)).mean(0)
+    reconstruction = model._log_likelihood(x, model._decode(z)).mean(0)
     kl = _gaussian_kl(mu, logvar)
     return ELBOTerms(reconstruction - kl, reconstruction, kl)
 
@@ -321,9 +337,9 @@ def iwae_bound(model, x, k, generator=None, batch_size=None):
         batch_size = check_int(batch_size, "batch_size", 1)
         return torch.cat([iwae_bound(model, x[i:i + batch_size], k, generator)
                           for i in range(0, len(x), batch_size)])
-    mu, logvar = model.encode(x)
+    mu, logvar = model._encode(x)
     z = _reparameterize(mu, logvar, n_samples=k, generator=generator)  # (k, batch, latent)
-    log_px_z = model.log_likelihood(x, model.decode(z))
+    log_px_z = model._log_likelihood(x, model._decode(z))
     log_pz = -0.5 * (z.pow(2) + _LOG_2PI).sum(-1)
     log_qz = -0.5 * ((z - mu).pow(2) / logvar.exp() + logvar + _LOG_2PI).sum(-1)
     return torch.logsumexp(log_px_z + log_pz - log_qz, dim=0) - math.log(k)

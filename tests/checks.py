@@ -384,6 +384,40 @@ def check_gmlc_posterior_and_likelihood(cases=None):
         np.testing.assert_allclose(model.predict_proba(X)[:, 1], (gate * s).sum(1), atol=1e-10)
 
 
+def check_gmlc_far_points():
+    """Far but finite points (issue 18): gates and probabilities finite, the right cluster wins.
+
+    Far from every component the Gaussian with the largest variance dominates
+    (its density decays slowest); with equal variances the nearest mean wins,
+    at any distance. The expected answers follow from those two facts, not
+    from the code. The probability of ``y = 1`` is then the winning expert's,
+    which far along ``x_0`` is 0 or 1 by the sign of its weight.
+    """
+    params = (np.array([0.5, 0.3, 0.2]), np.array([[0.0, 0.0], [1.0, 0.0], [0.0, 1.0]]),
+              np.array([0.5, 2.0, 1.0]), np.array([[1.0, 0.0], [-1.0, 0.0], [1.0, 1.0]]),
+              np.zeros(3))
+    model = gmlc.GaussianMixtureLinearClassifier.from_params(params)
+    with np.errstate(all="ignore"):  # a NaN must fail an assertion below, not warn
+        _check_far_points(model, params)
+
+
+def _check_far_points(model, params):
+    for v in (1e5, 1e100, 1e160, 1e200, 1e300):
+        X = np.array([[v, 0.0], [-v, 0.0], [v, -v]])
+        gates = model.gate_proba(X)
+        assert np.all(np.isfinite(gates)), f"gates not finite at {v:g}"
+        np.testing.assert_allclose(gates[:, 1], 1.0, err_msg=f"the widest cluster must win at {v:g}")
+        proba = model.predict_proba(X)
+        assert np.all(np.isfinite(proba)), f"predict_proba not finite at {v:g}"
+        np.testing.assert_allclose(proba[:, 1], [0.0, 1.0, 0.0], atol=1e-12)  # expert 1: w = (-1, 0)
+    equal = (params[0], params[1], np.ones(3), params[3], params[4])
+    model = gmlc.GaussianMixtureLinearClassifier.from_params(equal)
+    for v in (1e5, 1e160, 1e300):
+        gates = model.gate_proba(np.array([[v, 0.0], [0.0, v], [-v, -v]]))
+        np.testing.assert_allclose(gates, [[0, 1, 0], [0, 0, 1], [1, 0, 0]], atol=1e-12,
+                                   err_msg=f"the nearest mean must win at {v:g}")
+
+
 # ===========================================================================
 # Gaussian mixtures and the EM driver (mixture.py, em.py)
 # ===========================================================================

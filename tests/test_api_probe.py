@@ -689,6 +689,23 @@ def _vae_cases():
     add(name, "sample n=0", lambda: model.sample(0), mention="n")
     add(name, "sample int generator", lambda: model.sample(3, generator=1), "ok")
     add(name, "reconstruct float64", lambda: model.reconstruct(x.double()), "ok")
+    add(name, "encode nan", lambda: model.encode(x * nan), mention="x")
+    add(name, "encode float64", lambda: model.encode(x.double()), "ok")
+    add(name, "decode wrong latent size", lambda: model.decode(torch.zeros(2, 3)), mention="latent_dim")
+    add(name, "decode nan", lambda: model.decode(torch.full((2, 2), nan)), mention="z")
+    add(name, "decode float64", lambda: model.decode(torch.zeros(2, 2, dtype=torch.float64)), "ok")
+    add(name, "log_likelihood", lambda: model.log_likelihood(x, model.decode(torch.zeros(5, 2))), "ok",
+        check=lambda ll: bool((ll <= 0).all()))
+    add(name, "log_likelihood nan decoded", lambda: model.log_likelihood(x, torch.full((5, 4), nan)),
+        mention="decoded")
+    add(name, "mean of a list", lambda: model.mean([0.0]), mention="decoded")
+    for lik, data in (("categorical", torch.randint(0, 3, (4, 4)).float()), ("gaussian", torch.randn(4, 4))):
+        other = vae.VAE(4, 2, hidden=(8,), likelihood=lik, n_levels=3)
+        add(name, f"{lik} elbo float64", lambda m=other, d=data: vae.elbo(m, d.double(), generator=0), "ok")
+        add(name, f"{lik} iwae", lambda m=other, d=data: vae.iwae_bound(m, d, 3, generator=0), "ok")
+    add(name, "categorical level out of range",
+        lambda: vae.elbo(vae.VAE(4, 2, hidden=(8,), likelihood="categorical", n_levels=3), 5 * x),
+        mention="levels")
     name = "vae.elbo"
     tensor_battery(name, lambda t: vae.elbo(model, t, generator=0), x)
     add(name, "n_samples 0", lambda: vae.elbo(model, x, n_samples=0), mention="n_samples")

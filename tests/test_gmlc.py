@@ -316,3 +316,49 @@ def test_make_gmlc_samples_the_model():
                           GaussianMixture(2, random_state=0)])
 def test_scikit_learn_estimator_checks(estimator, check):
     check(estimator)
+
+
+# --------------------------------------------------------------------------
+# Far points: the gates stay finite and pick the right component (issue 18)
+# --------------------------------------------------------------------------
+def test_far_points_give_finite_gates_and_the_right_cluster():
+    checks.check_gmlc_far_points()
+
+
+def _exact_log_joints(x, weights, means, variances):
+    """``log p(x, z=k)`` up to a shared constant, the quadratic forms in exact rationals."""
+    from fractions import Fraction
+
+    quad = [sum((Fraction(xi) - Fraction(m)) ** 2 / Fraction(v) for xi, m in zip(x, mu))
+            for mu, v in zip(means, variances)]
+    const = [np.log(w) - 0.5 * len(x) * np.log(v) for w, v in zip(weights, variances)]
+    return [Fraction(c) - q / 2 for c, q in zip(const, quad)], quad
+
+
+@settings(max_examples=80, deadline=None)
+@given(seed=st.integers(0, 10_000), exponent=st.integers(-3, 307), equal_variances=st.booleans())
+def test_gates_are_finite_and_right_at_any_distance(seed, exponent, equal_variances):
+    from fractions import Fraction
+
+    from latent_notes.gmlc import _log_gates
+
+    rng = np.random.default_rng(seed)
+    K, d = 3, 2
+    weights = rng.dirichlet(np.ones(K))
+    means = rng.normal(0.0, 3.0, size=(K, d))
+    variances = np.full(K, 1.3) if equal_variances else rng.uniform(0.5, 2.0, size=K)
+    x = rng.normal(size=d) * 10.0 ** exponent
+    gates = np.exp(_log_gates(x[None, :], weights, means, variances))[0]
+    assert np.all(np.isfinite(gates)) and np.all(gates >= 0)
+    assert np.isclose(gates.sum(), 1.0)
+    exact, quad = _exact_log_joints(x, weights, means, variances)
+    best = max(exact)
+    # float64 resolves a log-joint only to a few ulps of the quadratic forms' size
+    resolution = Fraction(1, 10**12) * max(quad) + Fraction(1, 10**9)
+    if resolution < Fraction(1, 10**6):
+        gaps = np.array([float(e - best) for e in exact])
+        np.testing.assert_allclose(gates, np.exp(gaps) / np.exp(gaps).sum(), atol=1e-8)
+    else:  # a component decisively worse than the best must get (almost) no mass
+        for k in range(K):
+            if best - exact[k] > resolution + 40:
+                assert gates[k] < 1e-12, (k, gates)
