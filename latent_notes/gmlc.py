@@ -671,8 +671,16 @@ class GaussianMixtureLinearClassifier(GaussianComponentsMixin, EMMixin, Classifi
         r""":math:`\tau_{ik} = P(z = k \mid x_i, y_i)`, the E-step (eq. :math:numref:`gmlc-e-step`)."""
         X = self._check_X(X)
         y01 = self._labels_to_01(y, X.shape[0])
-        log_resp, _ = e_step_from_log_joint(self._log_joint(X, y01))
-        return np.exp(log_resp)
+        # tau_k is proportional to P(z = k | x) p(y | x, z = k): the far-point-safe gates times
+        # the experts' likelihoods (the same E-step as fit's, whose joint overflows far away).
+        eta = _linear(X, self.coef_, self.intercept_)
+        expert = np.where(y01[:, None] == 1, _log_sigmoid(eta), _log_sigmoid(-eta))
+        log_joint = self._log_gates(X) + expert
+        total = logsumexp(log_joint, axis=1)
+        if not np.all(np.isfinite(total)):
+            raise ValueError("for some samples every cluster gives the observed label probability 0 "
+                             "in float64 (points too far away); the responsibilities are undefined")
+        return np.exp(log_joint - total[:, None])
 
     def expert_proba(self, X):
         r""":math:`\operatorname{sigmoid}(b_k + w_k \cdot x)` of every expert, shape ``(n_samples, K)``."""
@@ -706,7 +714,12 @@ class GaussianMixtureLinearClassifier(GaussianComponentsMixin, EMMixin, Classifi
         r"""Penalised :math:`\log p(X, y \mid \theta)`, the quantity EM does not decrease."""
         X = self._check_X(X)
         y01 = self._labels_to_01(y, X.shape[0])
-        return float(np.sum(logsumexp(self._log_joint(X, y01), axis=1)))
+        with np.errstate(over="ignore", invalid="ignore"):
+            value = float(np.sum(logsumexp(self._log_joint(X, y01), axis=1)))
+        if not np.isfinite(value):
+            raise ValueError("the log-likelihood of (X, y) overflows float64: X holds points too "
+                             f"far from every cluster (largest magnitude {np.max(np.abs(X)):.3g})")
+        return value
 
     def __sklearn_tags__(self):
         tags = super().__sklearn_tags__()

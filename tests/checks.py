@@ -402,6 +402,11 @@ def check_gmlc_far_points():
 
 
 def _check_far_points(model, params):
+    # An expert whose two terms cancel exactly on the diagonal: eta = 0, P(y = 1) = 1/2
+    # (a product formed without scaling overflows to inf - inf = NaN first).
+    cancelling = gmlc.GaussianMixtureLinearClassifier.from_params(
+        (np.ones(1), np.zeros((1, 2)), np.ones(1), np.array([[1e10, -1e10]]), np.zeros(1)))
+    np.testing.assert_allclose(cancelling.predict_proba(np.array([[1e300, 1e300]])), [[0.5, 0.5]])
     for v in (1e5, 1e100, 1e160, 1e200, 1e300):
         X = np.array([[v, 0.0], [-v, 0.0], [v, -v]])
         gates = model.gate_proba(X)

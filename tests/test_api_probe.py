@@ -338,6 +338,12 @@ def _gmlc_cases():
     add(name, "gate_proba at 1e160 picks the widest component",
         lambda: fitted("gmlc").gate_proba(np.array([[1e160, 0.0]])), "ok",
         check=lambda p: np.argmax(p[0]) == np.argmax(fitted("gmlc").variances_) and rows_sum_to_one(p))
+    add(name, "responsibilities at 1e160", lambda: fitted("gmlc").responsibilities(
+        np.array([[1e160, 0.0], [1e100, 1.0]]), np.array([0, 1])), "ok", check=rows_sum_to_one)
+    add(name, "log_likelihood at 1e160", lambda: fitted("gmlc").log_likelihood(
+        np.array([[1e160, 0.0]]), np.array([0])), mention="overflows")
+    add(name, "score at 1e160", lambda: fitted("gmlc").score(np.array([[1e160, 0.0]]), np.array([0])),
+        "ok")
     add(name, "responsibilities unseen label", lambda: fitted("gmlc").responsibilities(d.X, d.y + 5),
         mention="label")
     p = d.params
