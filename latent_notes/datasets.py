@@ -257,8 +257,10 @@ def make_gmlc(n_samples, n_components=3, n_features=2, *, params=None, separatio
             if isinstance(value, bool) or not isinstance(value, (numbers.Integral, np.integer)) or value < 1:
                 raise ValueError(f"{name} must be a positive int; got {value!r}")
         for name, value in (("separation", separation), ("cluster_std", cluster_std), ("coef_scale", coef_scale)):
-            if not (isinstance(value, numbers.Real) and np.isfinite(value) and value >= 0):
-                raise ValueError(f"{name} must be a finite number >= 0; got {value!r}")
+            if isinstance(value, bool) or not (isinstance(value, numbers.Real) and np.isfinite(value)
+                                               and 0 <= value <= 1e150):
+                raise ValueError(f"{name} must be a number in [0, 1e150] (its square must be "
+                                 f"finite); got {value!r}")
         params = _draw_gmlc_params(rng, n_components, n_features, separation, cluster_std, coef_scale)
     else:
         params = _check_gmlc_params(params)

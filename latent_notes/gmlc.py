@@ -156,6 +156,21 @@ def weighted_logistic_objective(theta, X1, y, weights, C=np.inf):
     value : float
     gradient : ndarray of shape (1 + n_features,)
     """
+    theta = as_float_array(theta, "theta", ndim=1)
+    X1 = check_array(X1, name="X1", n_features=theta.shape[0])
+    if not np.all(X1[:, 0] == 1.0):
+        raise ValueError("X1 must start with a column of ones (the intercept's feature)")
+    y = as_float_array(y, "y", shape=(X1.shape[0],))
+    if not np.all((y == 0) | (y == 1)):
+        raise ValueError("y must hold the labels 0 and 1 only")
+    weights = as_float_array(weights, "weights", shape=(X1.shape[0],))
+    if np.any(weights < 0):
+        raise ValueError("weights must be non-negative")
+    return _objective(theta, X1, y, weights, _check_C(C))
+
+
+def _objective(theta, X1, y, weights, C=np.inf):
+    """:func:`weighted_logistic_objective` on checked arguments (the solvers' inner loop)."""
     eta = X1 @ theta
     value = weights @ (y * eta + _log_sigmoid(-eta))  # log(1 - s) = log sigmoid(-eta)
     pen = _penalty_diag(theta.size, C)
@@ -167,7 +182,7 @@ def weighted_logistic_objective(theta, X1, y, weights, C=np.inf):
 def _irls(X1, y, w, theta, C, max_iter, tol, rng, callback):
     """Newton's method on Q_k (iteratively reweighted least squares), with step halving."""
     pen = _penalty_diag(theta.size, C)
-    f, g = weighted_logistic_objective(theta, X1, y, w, C)
+    f, g = _objective(theta, X1, y, w, C)
     for _ in range(max_iter):
         s = _sigmoid(X1 @ theta)
         hessian = (X1 * (w * s * (1.0 - s))[:, None]).T @ X1 + np.diag(pen)
@@ -175,7 +190,7 @@ def _irls(X1, y, w, theta, C, max_iter, tol, rng, callback):
         step = np.linalg.solve(hessian, g)
         t = 1.0
         for _ in range(40):  # halve the step until Q does not decrease
-            f_new, g_new = weighted_logistic_objective(theta + t * step, X1, y, w, C)
+            f_new, g_new = _objective(theta + t * step, X1, y, w, C)
             if f_new >= f:
                 break
             t *= 0.5
@@ -198,11 +213,11 @@ def _gd(X1, y, w, theta, C, max_iter, tol, rng, callback, learning_rate=1.0):
     too-small starting rate does not cripple it.
     """
     total = max(w.sum(), 1e-12)
-    f, g = weighted_logistic_objective(theta, X1, y, w, C)
+    f, g = _objective(theta, X1, y, w, C)
     lr = learning_rate
     for _ in range(max_iter):
         candidate = theta + lr * g / total
-        f_new, g_new = weighted_logistic_objective(candidate, X1, y, w, C)
+        f_new, g_new = _objective(candidate, X1, y, w, C)
         if f_new >= f:
             improvement = f_new - f
             theta, f, g = candidate, f_new, g_new
@@ -238,7 +253,7 @@ def _sgd(X1, y, w, theta, C, max_iter, tol, rng, callback, learning_rate=0.5, ba
             grad = (Xb.T @ resid) * (n / idx.size) - pen * theta
             theta += lr * grad / total
         if callback is not None:
-            callback(theta, weighted_logistic_objective(theta, X1, y, w, C)[0])
+            callback(theta, _objective(theta, X1, y, w, C)[0])
     return theta
 
 
@@ -264,11 +279,11 @@ def _cmaes(X1, y, w, theta, C, max_iter, tol, rng, callback, sigma0=0.5):
         es = cma.CMAEvolutionStrategy(theta, sigma0, options)
         while not es.stop():
             candidates = es.ask()
-            es.tell(candidates, [-weighted_logistic_objective(np.asarray(c), X1, y, w, C)[0]
+            es.tell(candidates, [-_objective(np.asarray(c), X1, y, w, C)[0]
                                  for c in candidates])
             if callback is not None:
                 best = np.asarray(es.result.xbest)
-                callback(best, weighted_logistic_objective(best, X1, y, w, C)[0])
+                callback(best, _objective(best, X1, y, w, C)[0])
         return np.asarray(es.result.xbest, dtype=float)
     finally:
         np.random.set_state(global_state)
@@ -353,8 +368,8 @@ def _fit_weighted_logistic(X, y, w, solver, C, theta0, max_iter, tol, rng, callb
     """:func:`fit_weighted_logistic` on validated arguments (the EM loop's entry point)."""
     X1 = _with_intercept(X)
     theta = _SOLVER_FUNCTIONS[solver](X1, y, w, theta0.copy(), C, max_iter, tol, rng, callback)
-    f0 = weighted_logistic_objective(theta0, X1, y, w, C)[0]
-    f1 = weighted_logistic_objective(theta, X1, y, w, C)[0]
+    f0 = _objective(theta0, X1, y, w, C)[0]
+    f1 = _objective(theta, X1, y, w, C)[0]
     return theta if np.isfinite(f1) and f1 >= f0 else theta0
 
 
@@ -378,7 +393,7 @@ def solver_trace(X, y, sample_weight, solver, C=np.inf, init=None, max_iter=None
         X, y, sample_weight, solver, C, init, max_iter, tol, None, None)
     X1 = _with_intercept(X)
     seconds = [0.0]
-    values = [weighted_logistic_objective(theta0, X1, y, sample_weight, C)[0]]
+    values = [_objective(theta0, X1, y, sample_weight, C)[0]]
     start = time.perf_counter()
 
     def record(theta, value):

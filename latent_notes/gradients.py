@@ -35,7 +35,8 @@ def gradient_samples(f, mu, sigma, n_samples, estimator="pathwise", generator=No
         The Gaussian's mean and standard deviation (:math:`\sigma > 0`).
     n_samples : int
     estimator : {"pathwise", "score"}
-    generator : torch.Generator, optional
+    generator : None, int or torch.Generator, optional
+        An int seeds a new generator on the data's device.
 
     Returns
     -------

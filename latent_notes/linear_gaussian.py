@@ -108,6 +108,8 @@ class LinearGaussianModel:
 
     def _check_x(self, x):
         x = as_float_array(x, "x")
+        if x.ndim not in (1, 2):
+            raise ValueError(f"x must be one point (D,) or rows of points (n, D); got shape {x.shape}")
         if x.ndim == 1:
             x = x[None, :]
         if x.ndim != 2 or x.shape[1] != self.W.shape[0]:

@@ -93,7 +93,7 @@ class MaskedConv2d(nn.Conv2d):
         kernel_size = _check_kernel(kernel_size)
         in_channels = _check_int(in_channels, "in_channels")
         out_channels = _check_int(out_channels, "out_channels")
-        if not isinstance(bias, (bool, int)):
+        if not isinstance(bias, bool):
             raise TypeError(f"bias must be True or False; got {bias!r}")
         offsets = mask_offsets(kernel_size, mask_type)
         super().__init__(in_channels, out_channels, kernel_size, padding=kernel_size // 2, bias=bias)

@@ -92,8 +92,9 @@ def train(model, loss_fn, train_data, *, epochs=10, batch_size=128, lr=1e-3, wei
                              f"got shape {tuple(data.shape)}")
     epochs = check_int(epochs, "epochs", 1)
     batch_size = check_int(batch_size, "batch_size", 1)
-    lr = check_real(lr, "lr", low=0.0, low_open=True)
-    weight_decay = check_real(weight_decay, "weight_decay", low=0.0)
+    float32_max = float(torch.finfo(torch.float32).max)
+    lr = check_real(lr, "lr", low=0.0, low_open=True, high=float32_max)
+    weight_decay = check_real(weight_decay, "weight_decay", low=0.0, high=float32_max)
     seed = check_int(seed, "seed", 0)
     if progress is not None:
         check_bool(progress, "progress")

@@ -288,7 +288,8 @@ def elbo(model, x, n_samples=1, generator=None):
     model : VAE
     x : torch.Tensor of shape (batch, input_dim)
     n_samples : int
-    generator : torch.Generator, optional
+    generator : None, int or torch.Generator, optional
+        An int seeds a new generator on the data's device.
 
     Returns
     -------
@@ -319,7 +320,8 @@ def iwae_bound(model, x, k, generator=None, batch_size=None):
     x : torch.Tensor of shape (batch, input_dim)
     k : int
         Number of importance samples.
-    generator : torch.Generator, optional
+    generator : None, int or torch.Generator, optional
+        An int seeds a new generator on the data's device.
     batch_size : int, optional
         Score this many examples at a time. The decoder's output for all
         ``k`` samples of every example is held in memory at once (for a

@@ -132,6 +132,7 @@ class _QuantizerBase(nn.Module):
     def restart_dead_codes(self, z_e, indices, generator=None):
         """*Beyond the paper:* move every code no vector chose onto a random vector of ``z_e``.
 
+        ``generator`` may be None, an int seed or a CPU ``torch.Generator``.
         Returns the number of codes restarted.
         """
         flat = self._flatten(z_e)
@@ -162,6 +163,11 @@ class VectorQuantizer(_QuantizerBase):
         ``D``, the size of the input's last axis.
     beta : float, default=0.25
         Weight of the commitment loss (0.25 in the VQ-VAE paper).
+
+    Inputs are quantised in the codebook's dtype (float32 unless the module
+    was converted, e.g. with ``.double()``) and moved to its device; a
+    float64 input whose values overflow that dtype raises ``ValueError``, as
+    do NaN, infinite values and an empty batch (whose mean losses would be NaN).
     """
 
     def __init__(self, num_codes, dim, beta=0.25):

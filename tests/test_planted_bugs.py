@@ -83,7 +83,7 @@ BUGS = [
         "if f_new >= f:", "if True:",
         partial(checks.check_solver_iterates_never_decrease_q, "irls")),
     Bug("gmlc-gradient-penalty-sign",
-        "latent_notes.gmlc:weighted_logistic_objective",
+        "latent_notes.gmlc:_objective",
         "- pen * theta", "+ pen * theta",
         checks.check_logistic_gradient),
     Bug("gmlc-gd-descends",
