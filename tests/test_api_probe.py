@@ -1329,6 +1329,131 @@ def test_check_estimator(key):
 
 
 # --------------------------------------------------------------------------
+# Argument mutation: every argument of a valid call replaced by something odd
+# --------------------------------------------------------------------------
+def _valid_calls():
+    """One valid call ``(function, args, kwargs)`` per entry point of the modules this suite
+    was written with (gmlc, datasets, compositional, linear_gaussian, evaluation, vae, vq,
+    vqvae, pixelcnn, gradients, training, baselines)."""
+    from latent_notes import baselines as bl
+    from latent_notes import compositional as comp
+    from latent_notes import datasets as ds
+    from latent_notes import evaluation as ev
+    from latent_notes import gmlc
+    from latent_notes import gradients as gr
+    from latent_notes import linear_gaussian as lg
+    from latent_notes import pixelcnn as px
+    from latent_notes import training as tr
+    from latent_notes import vae, vq, vqvae
+
+    d = gmlc_data(); n = len(d.y); w = np.ones(n)
+    torch.manual_seed(0)
+    V = vae.VAE(4, 2, hidden=(8,)); xv = torch.rand(5, 4).round()
+    Q = vq.VectorQuantizer(4, 3); Qe = vq.VectorQuantizerEMA(4, 3); z = torch.randn(6, 3)
+    M = vqvae.VQVAE(4, 2, 4); xi = torch.rand(3, 64).round()
+    P = px.PixelCNN(3, hidden=4, n_layers=2); g = torch.randint(0, 3, (2, 3, 3))
+    mu, lv = torch.zeros(3, 2), torch.zeros(3, 2)
+    lgm = lg.LinearGaussianModel(np.ones((3, 2)), np.zeros(3), 0.5); xl = np.ones((2, 3))
+    mean, cov = lgm.posterior(xl)
+    calls = {
+     "fit_weighted_logistic": (gmlc.fit_weighted_logistic, [d.X, d.y, w], dict(solver="irls", C=1.0, init=None, max_iter=5, tol=1e-8, random_state=0)),
+     "weighted_logistic_objective": (gmlc.weighted_logistic_objective, [np.zeros(3), np.hstack([np.ones((n, 1)), d.X]), d.y, w], dict(C=1.0)),
+     "solver_trace": (gmlc.solver_trace, [d.X, d.y, w, "irls"], dict(C=1.0, max_iter=3)),
+     "GMLC": (lambda *a, **k: gmlc.GaussianMixtureLinearClassifier(**k).fit(d.X, d.y), [], dict(n_components=2, max_iter=5, tol=1e-6, n_init=1, var_floor=1e-6, covariance_type="spherical", init_params="kmeans", random_state=0)),
+     "CTC": (lambda *a, **k: gmlc.ClusterThenClassify(**k).fit(d.X, d.y), [], dict(n_components=2, C=1.0, n_init=1, random_state=0)),
+     "make_gmlc": (ds.make_gmlc, [10], dict(n_components=2, n_features=2, separation=3.0, cluster_std=1.0, coef_scale=2.0, random_state=0)),
+     "make_gaussian_mixture": (ds.make_gaussian_mixture, [10], dict(random_state=0)),
+     "make_weight_height": (ds.make_weight_height, [10], dict(random_state=0)),
+     "bayes_optimal_proba": (ds.bayes_optimal_proba, [d.X, d.params], {}),
+     "weight_height_sex_proba": (ds.weight_height_sex_proba, [[70.0], [170.0]], {}),
+     "load_digits": (ds.load_digits, ["binary"], dict(test_size=0.2, random_state=0)),
+     "filter_taxa": (comp.filter_taxa, [counts_data()], dict(min_prevalence=0.1, other=True)),
+     "closure": (comp.closure, [counts_data()], {}),
+     "clr": (comp.clr, [counts_data()], dict(pseudocount=0.5)),
+     "LGM": (lg.LinearGaussianModel, [np.ones((3, 2)), np.zeros(3), 0.5], {}),
+     "lgm.elbo": (lgm.elbo, [xl, mean, cov], {}),
+     "lgm.elbo_mc": (lgm.elbo_monte_carlo, [xl, mean, cov, 3], dict(random_state=0)),
+     "lgm.sample": (lgm.sample, [3], dict(random_state=0)),
+     "gaussian_kl_full": (lg.gaussian_kl_full, [mean, cov, mean, cov], {}),
+     "match_components": (ev.match_components, [d.params.means, d.params.means], {}),
+     "ari_ceiling": (ev.ari_ceiling, [[0, 0, 1, 1], [0, 1, 1, 1]], {}),
+     "detectable_auc": (ev.detectable_auc, [50, 50], dict(alpha=0.05, power=0.8)),
+     "grouped_bootstrap": (ev.grouped_bootstrap, [d.y, np.linspace(0, 1, n), np.arange(n) % 10], dict(n_boot=20, level=0.9, random_state=0)),
+     "VAE": (vae.VAE, [4], dict(latent_dim=2, hidden=(8,), likelihood="bernoulli", n_levels=17)),
+     "elbo": (vae.elbo, [V, xv], dict(n_samples=1, generator=0)),
+     "iwae": (vae.iwae_bound, [V, xv, 2], dict(generator=0, batch_size=None)),
+     "gaussian_kl": (vae.gaussian_kl, [mu, lv], {}),
+     "reparameterize": (vae.reparameterize, [mu, lv], dict(n_samples=None, generator=0)),
+     "VAE.sample": (V.sample, [3], dict(generator=0)),
+     "VQ": (vq.VectorQuantizer, [4, 3], dict(beta=0.25)),
+     "VQEMA": (vq.VectorQuantizerEMA, [4, 3], dict(beta=0.25, decay=0.9, epsilon=1e-5)),
+     "Q.forward": (Q, [z], {}),
+     "Qe.forward": (Qe, [z], {}),
+     "Q.init_from_data": (Q.init_from_data, [z], dict(random_state=0)),
+     "perplexity": (vq.perplexity, [torch.tensor([1, 2, 3])], {}),
+     "VQVAE": (vqvae.VQVAE, [], dict(num_codes=4, code_dim=2, hidden=4, beta=0.25, ema=True, decay=0.9)),
+     "vqvae_loss": (vqvae.vqvae_loss, [M, xi], {}),
+     "vqvae_bound": (vqvae.vqvae_bound, [M, xi], dict(log_prior=None)),
+     "code_usage": (vqvae.code_usage, [M, xi], {}),
+     "decode_indices": (M.decode_indices, [torch.zeros(1, 4, 4, dtype=torch.long)], {}),
+     "ProfileVQVAE": (vqvae.ProfileVQVAE, [5], dict(num_codes=3, code_dim=2, hidden=4, beta=0.25, ema=True, decay=0.9)),
+     "PixelCNN": (px.PixelCNN, [3], dict(hidden=4, n_layers=2, kernel_size=3, num_classes=None)),
+     "GatedPixelCNN": (px.GatedPixelCNN, [3], dict(hidden=4, n_layers=2, kernel_size=3, num_classes=None)),
+     "P.log_prob": (P.log_prob, [g], dict(y=None)),
+     "P.sample": (P.sample, [2, (2, 2)], dict(generator=0, temperature=1.0, y=None)),
+     "pixelcnn_nll": (px.pixelcnn_nll, [P, g], dict(y=None)),
+     "input_dependence": (px.input_dependence, [P, (2, 2)], dict(seed=0)),
+     "mask_offsets": (px.mask_offsets, [3, "A"], {}),
+     "MaskedConv2d": (px.MaskedConv2d, [2, 3, 3], dict(mask_type="B", bias=True)),
+     "gradient_samples": (gr.gradient_samples, [torch.sin, 0.0, 1.0, 5], dict(estimator="pathwise", generator=0)),
+     "train": (tr.train, [V, lambda m, b, gg: -vae.elbo(m, b, generator=gg).elbo.mean(), xv], dict(epochs=1, batch_size=2, lr=1e-3, weight_decay=0.0, val_data=None, seed=0, device="cpu", progress=False)),
+     "IndependentPixels": (bl.IndependentPixels, [], dict(likelihood="categorical", n_levels=3, alpha=0.5)),
+     "nats_to_bits": (bl.nats_to_bits_per_dim, [1.0, 4], {}),
+    }
+    return calls
+
+
+ODD_VALUES = {"nan": nan, "inf": inf, "-1": -1, "0": 0, "'a'": "a", "None": None, "[]": [],
+              "True": True, "1e300": 1e300, "2.5": 2.5, "empty array": np.zeros((0,)),
+              "object()": object()}
+
+
+def mutation_outcomes():
+    """Run every argument mutation; return ``(counts, failures)``."""
+    failures, counts = [], Counter()
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        for name, (fn, args, kwargs) in _valid_calls().items():
+            outcome, detail = run_case(Case(name, "valid", lambda: fn(*args, **kwargs), "ok"))
+            if outcome != "ok":
+                counts["valid call fails"] += 1
+                failures.append(f"the valid call of {name} fails: {detail[:150]}")
+                continue
+            slots = [("arg", i) for i in range(len(args))] + [("kw", k) for k in kwargs]
+            for kind, key in slots:
+                for label, value in ODD_VALUES.items():
+                    a, k = list(args), dict(kwargs)
+                    if kind == "arg":
+                        a[key] = value
+                    else:
+                        k[key] = value
+                    outcome, detail = run_case(Case(name, f"{key}={label}",
+                                                    lambda a=a, k=k: fn(*a, **k), "either"))
+                    counts[outcome] += 1
+                    if outcome not in ("ok", "clean error"):
+                        failures.append(f"{name}({key}={label}): {outcome}: {detail[:150]}")
+    return counts, failures
+
+
+def test_no_argument_gives_garbage_or_a_foreign_error():
+    """Each argument of each valid call, replaced by each odd value: a clean error or a finite
+    result, never NaN/inf, an IndexError/ZeroDivisionError/RuntimeError..."""
+    counts, failures = mutation_outcomes()
+    assert sum(counts.values()) > 2000
+    assert not failures, f"{len(failures)} of {sum(counts.values())} calls:\n" + "\n".join(failures)
+
+
+# --------------------------------------------------------------------------
 # Outcome counts (python tests/test_api_probe.py)
 # --------------------------------------------------------------------------
 def outcome_counts(cases=CASES):
@@ -1349,6 +1474,12 @@ if __name__ == "__main__":
     for case_id, outcome, detail in failures:
         mark = " (other branch)" if case_id in FIXED_ON_OTHER_BRANCH else ""
         print(f"- {case_id}: {outcome}{mark}: {detail[:160]}")
+    counts, failures = mutation_outcomes()
+    print(f"argument mutations: {sum(counts.values())} calls")
+    for outcome, n in counts.most_common():
+        print(f"  {outcome}: {n}")
+    for line in failures:
+        print(f"- {line}")
 
 
 @pytest.mark.parametrize("key", ["gmlc", "ctc", "gm", "cat", "dmm"])
