@@ -314,7 +314,10 @@ def fit_weighted_logistic(X, y, sample_weight, solver="irls", C=np.inf, init=Non
         step halving; ``"gd"``: the report's full-batch gradient ascent, a step
         that lowers Q rejected and the learning rate halved; ``"sgd"``:
         minibatch stochastic gradient ascent; ``"cmaes"``: the CMA evolution
-        strategy of the ``cma`` package.
+        strategy of the ``cma`` package. ``cma`` draws from NumPy's global
+        generator; its state is saved before and restored after the solve,
+        so callers' global random streams are unchanged (but another thread
+        drawing from that global generator during the solve would interleave).
     C : float
         Inverse strength of the L2 penalty :math:`\|w\|^2 / (2C)` on the weights
         (not the intercept), as in scikit-learn's ``LogisticRegression``.
