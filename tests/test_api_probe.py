@@ -1123,11 +1123,12 @@ def _plotting_cases():
     add("plotting.dependence_handles", "valid", lambda: pl.dependence_handles(), "either")
 
 
-for _build in (_gmlc_cases, _datasets_cases, _compositional_cases, _linear_gaussian_cases,
-               _evaluation_cases, _runtime_cases, _baselines_cases, _vae_cases, _vq_cases,
-               _vqvae_cases, _pixelcnn_cases, _gradients_cases, _training_cases, _em_cases,
-               _mixture_cases, _discrete_mixture_cases, _plotting_cases):
-    _build()
+with torch.random.fork_rng(devices=[]):  # building the cases seeds torch; the session keeps its state
+    for _build in (_gmlc_cases, _datasets_cases, _compositional_cases, _linear_gaussian_cases,
+                   _evaluation_cases, _runtime_cases, _baselines_cases, _vae_cases, _vq_cases,
+                   _vqvae_cases, _pixelcnn_cases, _gradients_cases, _training_cases, _em_cases,
+                   _mixture_cases, _discrete_mixture_cases, _plotting_cases):
+        _build()
 
 
 # Cases whose fix belongs to another engineer's module (em.py, mixture.py, discrete_mixture.py,
@@ -1285,8 +1286,6 @@ def _fits_given_a_seed():
 
 @pytest.mark.parametrize("label,fit", list(_fits_given_a_seed()), ids=lambda v: v if isinstance(v, str) else "")
 def test_seeded_fits_leave_global_rngs_alone(label, fit):
-    np.random.seed(1234)
-    torch.manual_seed(1234)
     numpy_state = np.random.get_state()
     torch_state = torch.get_rng_state()
     with warnings.catch_warnings():
@@ -1300,11 +1299,15 @@ def test_seeded_fits_leave_global_rngs_alone(label, fit):
 
 def test_global_state_check_can_fail():
     """The global-state comparison above detects a fit that does touch NumPy's global RNG."""
-    np.random.seed(1234)
-    before = np.random.get_state()
-    np.random.seed(99)  # what cma's seed option did before the fix
-    after = np.random.get_state()
-    assert not np.array_equal(after[1], before[1])
+    saved = np.random.get_state()
+    try:
+        np.random.seed(1234)
+        before = np.random.get_state()
+        np.random.seed(99)  # what cma's seed option did before the fix
+        after = np.random.get_state()
+        assert not np.array_equal(after[1], before[1])
+    finally:
+        np.random.set_state(saved)
 
 
 def test_convergence_warning_is_sklearns():
