@@ -956,9 +956,13 @@ def _training_cases():
     if not torch.cuda.is_available():
         add(name, "cuda absent", lambda: tr.resolve_device("cuda"), mention="cuda")
     name = "training.seed_everything"
-    add(name, "valid", lambda: tr.seed_everything(0), "ok")
-    add(name, "string", lambda: tr.seed_everything("a"), mention="seed")
-    add(name, "negative", lambda: tr.seed_everything(-1), mention="seed")
+    def seeded(seed):
+        with torch.random.fork_rng(devices=[]):  # the session's generator is left as it was
+            return tr.seed_everything(seed)
+
+    add(name, "valid", lambda: seeded(0), "ok")
+    add(name, "string", lambda: seeded("a"), mention="seed")
+    add(name, "negative", lambda: seeded(-1), mention="seed")
     no_cases("training.History", "a dataclass of recorded losses")
 
 
@@ -1081,7 +1085,11 @@ def _plotting_cases():
                   "GMLC_PROBA_COLOURS", "DEPENDENCE_COLOURS"):
         no_cases(f"plotting.{const}", "a style constant")
     no_cases("plotting.FigureTextTooSmall", "an exception class")
-    add("plotting.use_book_style", "valid", lambda: pl.use_book_style(check=False), "either")
+    def styled():
+        with matplotlib.rc_context():  # the style must not leak into the other tests
+            return pl.use_book_style(check=False)
+
+    add("plotting.use_book_style", "valid", styled, "either")
     add("plotting.integer_ticks", "valid", lambda: with_axes(lambda ax: pl.integer_ticks(ax)), "either")
     add("plotting.integer_ticks", "axis z", lambda: with_axes(lambda ax: pl.integer_ticks(ax, "z")),
         mention="axis")
