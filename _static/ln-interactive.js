@@ -125,11 +125,12 @@
       });
     },
     bars: function (g, lay, s) {
+      /* row i: its label on top, the bar under it */
       lay.values.forEach(function (v, i) {
-        var y = s.y(i - 0.35), y2 = s.y(i + 0.35);
+        var y = s.y(i - 0.02), y2 = s.y(i + 0.4);
         svg("rect", {x: s.x(0), y: Math.min(y, y2), width: Math.max(0, s.x(v) - s.x(0)), height: Math.abs(y2 - y),
                      fill: colourAt(lay.color, i)}, g);
-        svg("text", {x: s.x(v) + 4, y: s.y(i) + FONT * 0.35, "font-size": FONT}, g).textContent = lay.labels[i];
+        svg("text", {x: s.x(0) + 2, y: s.y(i - 0.1), "font-size": FONT}, g).textContent = lay.labels[i];
       });
     },
     text: function (g, lay, s) {

@@ -572,9 +572,9 @@ def _draw_panel(ax, pan, state):
                                        edgecolor=lay.get("stroke") or "none", linewidth=0.6))
         elif kind == "bars":
             ys = np.arange(len(lay["values"]))
-            ax.barh(ys, lay["values"], color=lay["color"], height=0.7)
-            for yv, v, s in zip(ys, lay["values"], lay["labels"]):
-                ax.text(v, yv, f" {s}", va="center", fontsize=10)
+            ax.barh(ys + 0.19, lay["values"], color=lay["color"], height=0.42)
+            for yv, s in zip(ys, lay["labels"]):
+                ax.text(0, yv - 0.1, f" {s}", va="bottom", fontsize=10)
         elif kind == "text":
             ax.text(lay["x"], lay["y"], lay["text"], fontsize=10)
     ax.set_xlim(pan["xlim"])
@@ -718,8 +718,11 @@ def em_steps_figure(X, snapshots, history):
             raise ValueError(f"snapshots[{t}] must be (resp, means, variances); got {len(snap)} items")
         resp = _real_array(f"snapshots[{t}] resp", snap[0], ndim=2, length=n)
         means = _real_array(f"snapshots[{t}] means", snap[1], ndim=2)
-        sd = np.sqrt(_real_array(f"snapshots[{t}] variances", snap[2])) * np.ones((means.shape[0], 2)).T
-        sd = sd.T if sd.shape[0] == 2 and sd.shape[1] == means.shape[0] else sd
+        var = _real_array(f"snapshots[{t}] variances", snap[2])
+        if var.shape not in ((means.shape[0],), (means.shape[0], 2)) or np.any(var <= 0):
+            raise ValueError(f"snapshots[{t}] variances must be positive, of shape (K,) or (K, 2); "
+                             f"got shape {var.shape}")
+        sd = np.sqrt(var)[:, None] * np.ones((1, 2)) if var.ndim == 1 else np.sqrt(var)
         colours = component_colors(means.shape[0])
         point_states.append({"color": to_hex(np.clip(resp @ colours, 0, 1))})
         ellipse_states.append({"cx": _nums(means[:, 0]), "cy": _nums(means[:, 1]),
@@ -1104,7 +1107,8 @@ def community_figure(labels, proportions, taxa, embedding, groups, n_taxa=6):
         members = labels == c
         mean = proportions[members].mean(axis=0)
         top = np.argsort(mean)[::-1][:n_taxa]
-        bar_states.append({"values": _nums(mean[top]), "labels": [f"{taxa[t]} {mean[t]:.0%}" for t in top],
+        bar_states.append({"values": _nums(mean[top]),
+                           "labels": [f"{_short(taxa[t])} {mean[t]:.0%}" for t in top],
                            "color": colours[j]})
         member_states.append({"x": _nums(embedding[members, 0]), "y": _nums(embedding[members, 1]),
                               "color": colours[j]})
@@ -1118,7 +1122,7 @@ def community_figure(labels, proportions, taxa, embedding, groups, n_taxa=6):
     top_max = max(float(np.max(s["values"])) for s in bar_states)
     composition = panel([bars(bar_states[0]["values"], bar_states[0]["labels"], name="composition",
                               states=bar_states)],
-                        [0, top_max * 2.2], [n_taxa - 0.5, -0.5], title="mean composition (top taxa)",
+                        [0, top_max * 1.05], [n_taxa - 0.5, -0.5], title="mean composition (top taxa)",
                         xlabel="mean proportion", size=(320, 300), yticks=False)
     lo0, hi0 = _limits(embedding[:, 0])
     lo1, hi1 = _limits(embedding[:, 1])
@@ -1135,6 +1139,11 @@ def community_figure(labels, proportions, taxa, embedding, groups, n_taxa=6):
              "abundant taxa as bars) and highlights its samples among all samples on two principal "
              "components, with how many come from each body site written under the figure."),
         readout=readout, checks=checks, ncols=2)
+
+
+def _short(name, limit=32):
+    name = str(name)
+    return name if len(name) <= limit else name[: limit - 1] + "\u2026"
 
 
 def to_hex_rgb(color):
