@@ -491,7 +491,7 @@ class InteractiveFigure:
         if self.legend:
             from matplotlib.patches import Patch
 
-            fig.legend(handles=[Patch(color=c, label=s) for s, c in self.legend],
+            fig.legend(handles=[Patch(facecolor=c, edgecolor="0.5", label=s) for s, c in self.legend],
                        loc="outside lower center", ncols=min(3, len(self.legend)))
         if self.readout:
             fig.suptitle(self.readout[state],
@@ -555,6 +555,7 @@ def _draw_panel(ax, pan, state):
             colors = lay["color"] if isinstance(lay["color"], list) else [lay["color"]] * len(lay["cx"])
             for cx, cy, rx, ry, c in zip(lay["cx"], lay["cy"], lay["rx"], lay["ry"], colors):
                 ax.add_patch(Ellipse((cx, cy), 2 * rx, 2 * ry, fill=False, edgecolor=c, linewidth=2))
+                ax.plot(cx, cy, marker="x", color="black", markersize=7, mew=2)
         elif kind == "line":
             ax.plot(lay["x"], lay["y"], color=lay["color"], linewidth=lay["width"],
                     linestyle="--" if lay["dash"] else "-", label=lay.get("label"))
@@ -588,6 +589,7 @@ def _draw_panel(ax, pan, state):
     if not pan.get("yticks", True):
         ax.set_yticks([])
     if not pan["axes"]:
+        ax.set_aspect("equal", adjustable="box")
         ax.set_xticks([])
         ax.set_yticks([])
         for spine in ax.spines.values():
