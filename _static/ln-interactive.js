@@ -12,7 +12,7 @@
   "use strict";
 
   var SVG = "http://www.w3.org/2000/svg";
-  var MARGIN = {left: 46, right: 12, top: 26, bottom: 42};
+  var MARGIN = {left: 56, right: 12, top: 26, bottom: 42};
   var FONT = 13;
 
   function svg(name, attrs, parent) {
@@ -171,6 +171,7 @@
     this.views = spec.panels.map(function (pan, p) {
       var box = html("div", {"class": "ln-panel"}, panels);
       box.style.flexBasis = Math.round(pan.width * 0.85) + "px";
+      box.style.flexGrow = pan.width / 100;  /* panels in a row share one scale, so one text size */
       box.style.maxWidth = (pan.width * 1.35) + "px";
       var node = svg("svg", {viewBox: "0 0 " + pan.width + " " + pan.height, "class": "ln-svg",
                              role: "img", "aria-label": (pan.title || "panel " + (p + 1))}, box);
