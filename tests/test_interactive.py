@@ -149,3 +149,30 @@ def test_the_elbo_grid_starts_at_the_posterior():
     assert abs(kl) < 0.005
     assert all(float(r.split("KL(q || p(z|x)) = ")[1].split(",")[0]) > 0 for i, r in enumerate(fig.readout)
                if i != start)
+
+
+def test_each_builder_picks_its_output():
+    """The HTML page gets the widget; the PDF (LaTeX) and plain-text builders the static PNG."""
+    from myst_nb.core.render import get_mime_priority
+
+    bundle = _toy()._repr_mimebundle_()
+
+    def chosen(builder):
+        return next(m for m in get_mime_priority(builder, []) if m in bundle)
+
+    assert chosen("html") == "text/html"
+    assert chosen("latex") == "image/png"
+
+
+def test_a_static_figure_with_small_text_fails(monkeypatch):
+    from latent_notes.plotting import FigureTextTooSmall
+
+    original = I._draw_panel
+
+    def tiny_ticks(ax, pan, state):  # a planted bug: 5-pt tick labels
+        original(ax, pan, state)
+        ax.tick_params(labelsize=5)
+
+    monkeypatch.setattr(I, "_draw_panel", tiny_ticks)
+    with pytest.raises(FigureTextTooSmall):
+        _toy().static_figure()
