@@ -98,6 +98,12 @@ def _positive_int(name, value):
     return int(value)
 
 
+def _pair(name, value):
+    if isinstance(value, (str, bytes)) or not hasattr(value, "__len__") or len(value) != 2:
+        raise TypeError(f"{name} must be a pair (a, b); got {value!r}")
+    return value
+
+
 def _string(name, value, optional=True):
     if value is None and optional:
         return None
@@ -127,7 +133,10 @@ def to_hex(colors):
             raise ValueError(f"colors must be matplotlib colours; got {colors!r}") from None
     if colors is None:
         raise TypeError("colors must be a colour or a list of colours; got None")
-    items = list(colors)
+    try:
+        items = list(colors)
+    except TypeError:
+        raise TypeError(f"colors must be a colour or a list of colours; got {type(colors).__name__}") from None
     if items and all(isinstance(c, str) for c in items):
         try:
             return [mpl_hex(c) for c in items]
@@ -313,6 +322,7 @@ def panel(layers, xlim, ylim, title=None, xlabel=None, ylabel=None, axes=True, s
     ylim = _real_array("ylim", ylim, ndim=1, length=2)
     if xlim[0] == xlim[1] or ylim[0] == ylim[1]:
         raise ValueError(f"xlim and ylim must be ranges of non-zero width; got {xlim}, {ylim}")
+    _pair("size", size)
     w, h = (_positive_int("size[0]", size[0]), _positive_int("size[1]", size[1]))
     return {"layers": list(layers), "xlim": _nums(xlim, 6), "ylim": _nums(ylim, 6),
             "title": _string("title", title), "xlabel": _string("xlabel", xlabel),
@@ -912,7 +922,7 @@ def latent_space_figure(codes, labels, grid_codes, decoded, image_shape=(8, 8)):
         raise ValueError(f"labels must have shape ({codes.shape[0]},); got {labels.shape}")
     grid_codes = _real_array("grid_codes", grid_codes, ndim=2)
     decoded = _real_array("decoded", decoded, ndim=2, length=grid_codes.shape[0])
-    h, w = image_shape
+    h, w = (_positive_int(f"image_shape[{i}]", v) for i, v in enumerate(_pair("image_shape", image_shape)))
     if decoded.shape[1] != h * w:
         raise ValueError(f"decoded must have {h * w} columns (image_shape {image_shape}); got {decoded.shape[1]}")
     xs, ys = np.unique(grid_codes[:, 0]), np.unique(grid_codes[:, 1])
@@ -967,7 +977,7 @@ def codebook_figure(usage, decoded, example, example_codes, image_shape=(8, 8), 
     usage = _real_array("usage", usage, ndim=1)
     k = usage.size
     decoded = _real_array("decoded", decoded, ndim=2, length=k)
-    h, w = image_shape
+    h, w = (_positive_int(f"image_shape[{i}]", v) for i, v in enumerate(_pair("image_shape", image_shape)))
     if decoded.shape[1] != h * w:
         raise ValueError(f"decoded must have {h * w} columns; got {decoded.shape[1]}")
     example = _real_array("example", example, ndim=1, length=h * w)
@@ -1023,6 +1033,7 @@ def receptive_field_figure(dependence, shape, initial=None):
     """
     if not isinstance(dependence, dict) or not dependence:
         raise TypeError("dependence must be a non-empty dict of model name to (d, d) arrays")
+    _pair("shape", shape)
     height, width = _positive_int("shape[0]", shape[0]), _positive_int("shape[1]", shape[1])
     d = height * width
     deps = {}
