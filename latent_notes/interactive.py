@@ -687,7 +687,7 @@ def mixture_weight_figure(x, means, variances, weight, xlabel, n_steps=21):
               line(grid, zeros, color="black", width=2.2, name="mixture",
                    states=states_sum)]
     pan = panel(layers, [grid[0], grid[-1]], [0, ymax], title="density of the observed variable",
-                xlabel=xlabel, ylabel="density", size=(400, 280))
+                xlabel=xlabel, ylabel="density", size=(340, 260))
     values = [f"{w:.2f}" for w in weights]
     return InteractiveFigure(
         [pan], slider(len(weights), "P(Z = 1)", values, initial),
