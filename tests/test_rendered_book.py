@@ -570,16 +570,15 @@ _INTERACT = r"""
     });
     return least === Infinity ? null : Math.round(least * 10) / 10;
   }
-  // the state to switch to: the one whose checked count differs most from the first state's
-  // (the most telling tap), else the far end of the control
+  // the state to switch to: of the states whose checked count differs from the first
+  // state's, the one with the largest count (the most telling tap); else the far end
   function target(spec) {
-    var c = spec.control, initial = c.initial, best = null, gap = 0;
+    var c = spec.control, initial = c.initial, best = null, most = -1;
     (spec.checks || []).forEach(function (k) {
       if (k.state === initial) return;
       var atStart = (spec.checks || []).filter(function (j) {
         return j.state === initial && j.layer === k.layer; })[0];
-      var d = atStart ? Math.abs(atStart.count - k.count) : 0;
-      if (d > gap) { gap = d; best = k.state; }
+      if (atStart && atStart.count !== k.count && k.count > most) { most = k.count; best = k.state; }
     });
     if (best !== null) return best;
     return initial === c.n - 1 ? 0 : c.n - 1;
