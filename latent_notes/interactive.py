@@ -1007,7 +1007,7 @@ def codebook_figure(usage, decoded, example, example_codes, image_shape=(8, 8), 
                        title="a grid of this code", axes=False, size=(200, 220))
     example_panel = panel([image(rgb_bytes(example.reshape(h, w), vmin=0, vmax=1), [0, w, 0, h], name="example"),
                            cells(np.zeros((gh, gw), bool), [0, w, 0, h], color="#D55E00", name="where",
-                                 states=where)], [0, w], [0, h], title="where the example uses it",
+                                 states=where)], [0, w], [0, h], title="used in the digit",
                           axes=False, size=(200, 220))
     initial = int(np.argmax(usage))
     return InteractiveFigure(
