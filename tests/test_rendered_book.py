@@ -527,3 +527,245 @@ def test_api_page_is_clean():
     text = "".join(parsed.text)
     assert "Alias for field number" not in text, "API page: NamedTuple fields without a docstring"
     assert parsed.math > 0 and parsed.math_errors == 0, "API page: no typeset math"
+
+
+# --- interactive figures: the data the chapter computed, drawn and driven in the browser -------
+
+#: Pages with an interactive figure (latent_notes.interactive): every chapter has at least one.
+INTERACTIVE_PAGES = ["book/intro", "book/em", "book/gmlc", "book/elbo", "book/reparameterization",
+                     "book/vqvae", "book/pixelcnn", "book/microbiota"]
+
+#: A chapter's HTML plus the images and data it alone uses (issue 16).
+PAGE_BUDGET_BYTES = 3_000_000
+
+# Runs inside the page: for each interactive figure, what is shown at first, after a tap on a
+# cell or a move of the slider, and after a key press (grid) or the "previous" button (slider,
+# whose arrow keys are the browser's own range input).
+_INTERACT = r"""
+(function () {
+  "use strict";
+  function shown(root) {
+    var counts = {};
+    root.querySelectorAll("g.ln-layer").forEach(function (g) {
+      counts[g.getAttribute("data-layer")] = g.childElementCount;
+    });
+    var value = root.querySelector(".ln-value");
+    return {state: root.getAttribute("data-state"), counts: counts,
+            readout: (root.querySelector(".ln-readout") || {}).textContent,
+            value: value ? value.textContent : null,
+            selected: root.querySelectorAll(".ln-cell.ln-selected").length,
+            svgs: root.querySelectorAll("svg.ln-svg").length,
+            staticLeft: root.querySelectorAll("img.ln-static").length,
+            minTextPx: smallestText(root),
+            width: Math.round(root.getBoundingClientRect().width)};
+  }
+  // the smallest text of the SVG panels in CSS px (a panel is scaled to its box)
+  function smallestText(root) {
+    var least = Infinity;
+    root.querySelectorAll("svg.ln-svg").forEach(function (node) {
+      var scale = node.getBoundingClientRect().width / node.viewBox.baseVal.width;
+      node.querySelectorAll("text").forEach(function (t) {
+        if (t.textContent.trim()) least = Math.min(least, parseFloat(getComputedStyle(t).fontSize) * scale);
+      });
+    });
+    return least === Infinity ? null : Math.round(least * 10) / 10;
+  }
+  // the state to switch to: of the states whose checked count differs from the first
+  // state's, the one with the largest count (the most telling tap); else the far end
+  function target(spec) {
+    var c = spec.control, initial = c.initial, best = null, most = -1;
+    (spec.checks || []).forEach(function (k) {
+      if (k.state === initial) return;
+      var atStart = (spec.checks || []).filter(function (j) {
+        return j.state === initial && j.layer === k.layer; })[0];
+      if (atStart && atStart.count !== k.count && k.count > most) { most = k.count; best = k.state; }
+    });
+    if (best !== null) return best;
+    return initial === c.n - 1 ? 0 : c.n - 1;
+  }
+  function run(mode) {
+    var out = [];
+    document.querySelectorAll("div.ln-interactive").forEach(function (root, index) {
+      var spec = JSON.parse(root.querySelector("script.ln-data").textContent);
+      var rec = {index: index, spec: spec, error: root.getAttribute("data-error"), ready: root.classList.contains("ln-ready")};
+      if (!rec.ready) { out.push(rec); return; }
+      rec.before = shown(root);
+      var goal = target(spec);
+      rec.target = goal;
+      if (mode === "before") { if (index === 0) root.scrollIntoView(); out.push(rec); return; }
+      if (spec.control.type === "slider") {
+        var range = root.querySelector("input.ln-range");
+        range.value = goal;
+        range.dispatchEvent(new Event("input", {bubbles: true}));
+      } else {
+        root.querySelector('.ln-cell[data-index="' + goal + '"]')
+          .dispatchEvent(new MouseEvent("click", {bubbles: true}));
+      }
+      rec.after = shown(root);
+      if (mode === "after") { if (index === 0) root.scrollIntoView(); out.push(rec); return; }
+      var focusable = spec.control.type === "slider" ? root.querySelector("button.ln-step")
+                                                     : root.querySelector("svg.ln-focusable");
+      focusable.focus();
+      rec.focused = document.activeElement === focusable;
+      var st = getComputedStyle(focusable);
+      rec.focusOutline = st.outlineStyle !== "none" && parseFloat(st.outlineWidth) >= 2;
+      if (spec.control.type === "slider") focusable.click();
+      else focusable.dispatchEvent(new KeyboardEvent("keydown", {key: "ArrowLeft", bubbles: true}));
+      rec.key = shown(root);
+      out.push(rec);
+    });
+    return out;
+  }
+  window.addEventListener("load", function () {
+    setTimeout(function () {
+      var mode = window.LN_TEST_MODE || "probe", result;
+      try { result = run(mode); } catch (err) { result = {error: String(err)}; }
+      window.parent.postMessage({layoutResult: JSON.stringify(result)}, "*");
+    }, 300);
+  });
+})();
+"""
+
+
+def _interact(chromium, page, width=1280, mode="probe", shot=None):
+    """Run ``_INTERACT`` on ``page`` at ``width``; with ``shot``, also take a screenshot of it."""
+    source = HTML / f"{page}.html"
+    probe = source.with_name(f"_interact-{mode}-{width}-{source.stem}.html")
+    frame = source.with_name(f"_interact-frame-{mode}-{width}-{source.stem}.html")
+    script = f"<script>window.LN_TEST_MODE = {json.dumps(mode)};</script><script>{_INTERACT}</script>"
+    flags = [chromium, "--headless", "--no-sandbox", "--disable-gpu", "--disable-quic",
+             "--no-first-run", "--disable-background-networking", "--disable-component-update",
+             "--disable-sync", "--hide-scrollbars", "--virtual-time-budget=15000"]
+    try:
+        probe.write_text(source.read_text().replace("</body>", script + "</body>", 1))
+        frame.write_text(_FRAME.format(src=probe.name, width=width, height=1100))
+        with tempfile.TemporaryDirectory() as profile:
+            dom = subprocess.run(flags + [f"--user-data-dir={profile}", f"--window-size={max(width, 500)},1100",
+                                          "--dump-dom", frame.as_uri()],
+                                 capture_output=True, text=True, timeout=180, check=True).stdout
+        if shot is not None:
+            from PIL import Image
+
+            shot.parent.mkdir(parents=True, exist_ok=True)
+            with tempfile.TemporaryDirectory() as profile:
+                subprocess.run(flags + [f"--user-data-dir={profile}", f"--window-size={max(width, 500)},1100",
+                                        f"--screenshot={shot}", frame.as_uri()],
+                               capture_output=True, timeout=180, check=True)
+            with Image.open(shot) as image:
+                image.crop((0, 0, width, image.height)).save(shot)
+    finally:
+        probe.unlink(missing_ok=True)
+        frame.unlink(missing_ok=True)
+    match = re.search(r'<pre id="layout-result">(.*?)</pre>', dom, re.S)
+    assert match and match.group(1).strip(), f"{page}: the interaction probe reported nothing"
+    result = json.loads(unescape(match.group(1)))
+    assert not (isinstance(result, dict) and "error" in result), f"{page}: the probe failed: {result}"
+    return result
+
+
+def _expected_marks(layer, state):
+    """How many SVG elements the page's script draws for ``layer`` in ``state``."""
+    lay = dict(layer, **(layer.get("states") or [{}] * (state + 1))[state])
+    per = {"points": lambda: len(lay["x"]), "ellipses": lambda: 2 * len(lay["cx"]),
+           "cells": lambda: len(lay["on"]), "bars": lambda: 2 * len(lay["values"])}
+    return per.get(lay["type"], lambda: 1)()
+
+
+def _check_shown(page, spec, shown, state, when):
+    where = f"{page}, {when}"
+    control = spec["control"]
+    assert shown["state"] == str(state), f"{where}: shows state {shown['state']}, expected {state}"
+    assert shown["value"] == control["values"][state], f"{where}: the control says {shown['value']!r}"
+    if spec["readout"]:
+        assert shown["readout"] == spec["readout"][state], f"{where}: readout {shown['readout']!r}"
+    if control["type"] == "grid":
+        assert shown["selected"] == 1, f"{where}: {shown['selected']} cells marked as selected"
+    for p, pan in enumerate(spec["panels"]):
+        for i, layer in enumerate(pan["layers"]):
+            name = layer.get("name") or f"{layer['type']}-{p}-{i}"
+            assert shown["counts"].get(name) == _expected_marks(layer, state), \
+                f"{where}: layer {name} draws {shown['counts'].get(name)} marks, the data has " \
+                f"{_expected_marks(layer, state)}"
+    for check in spec["checks"]:
+        if check["state"] == state:
+            assert shown["counts"].get(check["layer"]) == check["count"], \
+                f"{where}: layer {check['layer']} shows {shown['counts'].get(check['layer'])} marks; " \
+                f"the chapter computed {check['count']}"
+
+
+def _interactive_result(page):
+    key = (page, "interact")
+    if key not in _layout_cache:
+        _require(HTML.joinpath("index.html").exists(), "no built book in _build/html (run `make book`)")
+        chromium = _chromium()
+        _require(chromium is not None, "Chromium is not installed (apt-get install chromium)")
+        _layout_cache[key] = _interact(chromium, page)
+    return _layout_cache[key]
+
+
+@pytest.mark.parametrize("page", INTERACTIVE_PAGES)
+def test_interactive_figures_respond(page):
+    """Each interactive figure draws its data, and a tap (or the slider) and a key change it."""
+    results = _interactive_result(page)
+    assert results, f"{page}: no interactive figure on the page"
+    for rec in results:
+        spec, where = rec["spec"], f"{page} figure {rec['index'] + 1}"
+        assert rec["ready"] and not rec["error"], f"{where}: the script did not draw it: {rec['error']}"
+        before, after, key = rec["before"], rec["after"], rec["key"]
+        assert before["staticLeft"] == 0 and before["svgs"] == len(spec["panels"]), \
+            f"{where}: the static PNG was not replaced by {len(spec['panels'])} SVG panels"
+        _check_shown(page, spec, before, spec["control"]["initial"], "at first")
+        goal = rec["target"]
+        assert goal != spec["control"]["initial"]
+        _check_shown(page, spec, after, goal, "after the interaction")
+        changed = [name for name in before["counts"] if before["counts"][name] != after["counts"][name]]
+        assert after["readout"] != before["readout"] or changed, f"{where}: nothing changed"
+        control = spec["control"]
+        if control["type"] == "grid":
+            r, c = divmod(goal, control["cols"])
+            expected = r * control["cols"] + max(c - 1, 0)
+        else:
+            expected = max(goal - 1, 0)
+        assert rec["focused"] and rec["focusOutline"], f"{where}: the control shows no focus outline"
+        _check_shown(page, spec, key, expected, "after a key press" if control["type"] == "grid"
+                     else "after the 'previous' button")
+
+
+@pytest.mark.parametrize("page", INTERACTIVE_PAGES)
+def test_interactive_screenshots(page):
+    """Screenshots of the first interactive figure before and after the interaction, at both
+    widths (look at them: _build/screenshots/interactive/)."""
+    _require(HTML.joinpath("index.html").exists(), "no built book in _build/html (run `make book`)")
+    chromium = _chromium()
+    _require(chromium is not None, "Chromium is not installed (apt-get install chromium)")
+    for width in WIDTHS:
+        states = []
+        for mode in ("before", "after"):
+            shot = SHOTS / "interactive" / f"{page.replace('/', '_')}-{width}-{mode}.png"
+            result = _interact(chromium, page, width, mode, shot)
+            assert shot.stat().st_size > 10_000, f"{page}: blank screenshot {shot}"
+            states.append(result[0][mode]["state"])
+            assert result[0][mode]["width"] <= width, f"{page} at {width} px: the figure is wider than the screen"
+            for rec in result:
+                small = rec[mode]["minTextPx"]
+                assert small is None or small >= 11, \
+                    f"{page} at {width} px: figure {rec['index'] + 1} has text of {small} CSS px (< 11)"
+        assert states[0] != states[1], f"{page} at {width} px: the interaction did not change the figure"
+
+
+def _page_weight(page):
+    source = HTML / f"{page}.html"
+    parser = _Page()
+    parser.feed(source.read_text())
+    files = {path for _, _, path in _local_files(page, [s for s in parser.images if not s.startswith("data:")])
+             if path.is_file()}
+    return source.stat().st_size + sum(path.stat().st_size for path in files)
+
+
+@pytest.mark.parametrize("page", INTERACTIVE_PAGES)
+def test_page_weight_within_budget(page):
+    """The chapter's HTML (with the interactive figures' data inside) plus its own images."""
+    _require(HTML.joinpath("index.html").exists(), "no built book in _build/html (run `make book`)")
+    weight = _page_weight(page)
+    print(f"{page}: {weight / 1e6:.2f} MB")
+    assert weight <= PAGE_BUDGET_BYTES, f"{page}: {weight / 1e6:.2f} MB, over the {PAGE_BUDGET_BYTES / 1e6:.0f} MB budget"
