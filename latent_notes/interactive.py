@@ -172,6 +172,8 @@ def rgb_bytes(values, cmap="gray_r", vmin=None, vmax=None):
     from matplotlib import colormaps
 
     arr = _real_array("values", values)
+    if arr.size == 0:
+        raise ValueError(f"values is empty (shape {arr.shape}); an image needs at least one pixel")
     if arr.ndim == 2:
         if not isinstance(cmap, str) or cmap not in colormaps:
             raise ValueError(f"cmap must be a matplotlib colour map name; got {cmap!r}")

@@ -13,6 +13,8 @@ import ast
 
 import numpy as np
 
+from ._validation import as_float_array, check_int, check_real
+
 __all__ = [
     "COLUMN_PX",
     "MIN_TEXT_PX",
@@ -177,6 +179,16 @@ def _displayed_scale(fig, column_px, renderer):
     return min(1.0, column_px / png_px), png_px
 
 
+def _check_figure_args(fig, column_px, min_px=None):
+    from matplotlib.figure import Figure
+
+    if not isinstance(fig, Figure):
+        raise TypeError(f"fig must be a matplotlib Figure; got {type(fig).__name__}")
+    check_real(column_px, "column_px", low=0, low_open=True)
+    if min_px is not None:
+        check_real(min_px, "min_px", low=0)
+
+
 def text_sizes_px(fig, column_px=COLUMN_PX):
     """The size of every visible text of ``fig``, in CSS px, when shown in the book.
 
@@ -196,6 +208,7 @@ def text_sizes_px(fig, column_px=COLUMN_PX):
     list of (float, matplotlib.text.Text)
         Sorted from the smallest.
     """
+    _check_figure_args(fig, column_px)
     fig.draw_without_rendering()  # lays the figure out and formats its tick labels
     renderer = fig.canvas.get_renderer()
     scale, _ = _displayed_scale(fig, column_px, renderer)
@@ -233,6 +246,7 @@ def check_figure_text(fig, min_px=MIN_TEXT_PX, column_px=COLUMN_PX):
     float
         The smallest text size, in CSS px.
     """
+    _check_figure_args(fig, column_px, min_px)
     sizes = text_sizes_px(fig, column_px)
     small = [(px, text) for px, text in sizes if px < min_px]
     if small:
@@ -264,6 +278,8 @@ def check_open_figures(min_px=MIN_TEXT_PX, column_px=COLUMN_PX):
     """
     import sys
 
+    check_real(min_px, "min_px", low=0)
+    check_real(column_px, "column_px", low=0, low_open=True)
     if "matplotlib.pyplot" not in sys.modules:
         return []
     import matplotlib.pyplot as plt
@@ -327,6 +343,7 @@ def component_colors(n_components):
     from matplotlib import colormaps
     from matplotlib.colors import to_rgb
 
+    n_components = check_int(n_components, "n_components", minimum=0)
     palette = [to_rgb(c) for c in OKABE_ITO[:7]]
     extra = colormaps["tab20"]
     return np.array([palette[k] if k < len(palette) else extra((k - len(palette)) % 20)[:3]
@@ -377,12 +394,17 @@ def plot_mixture_state(ax, X, resp, means, variances, title=None, n_std=2.0):
     """
     from matplotlib.patches import Ellipse
 
-    X, resp, means = np.asarray(X), np.asarray(resp), np.asarray(means)
-    if X.ndim != 2 or X.shape[1] != 2:
-        raise ValueError(f"X must have shape (n_samples, 2) to be drawn; got {X.shape}")
-    colors = component_colors(means.shape[0])
+    X = as_float_array(X, "X", shape=(None, 2))
+    means = as_float_array(means, "means", shape=(None, 2))
+    n_components = means.shape[0]
+    resp = as_float_array(resp, "resp", shape=(X.shape[0], n_components))
+    variances = as_float_array(variances, "variances")
+    if variances.shape not in ((n_components,), (n_components, 2)) or np.any(variances < 0):
+        raise ValueError(f"variances must be non-negative with shape ({n_components},) or "
+                         f"({n_components}, 2); got shape {variances.shape}")
+    n_std = check_real(n_std, "n_std", low=0, low_open=True)
+    colors = component_colors(n_components)
     ax.scatter(X[:, 0], X[:, 1], c=np.clip(resp @ colors, 0, 1), s=8, alpha=0.7, linewidths=0)
-    variances = np.asarray(variances)
     for k, mu in enumerate(means):
         sd = np.sqrt(variances[k]) * np.ones(2)
         ax.add_patch(Ellipse(mu, 2 * n_std * sd[0], 2 * n_std * sd[1], fill=False,
@@ -406,9 +428,9 @@ def plot_log_likelihood(ax, history, label=None, per_sample=None, **kwargs):
     per_sample : int, optional
         Divide by this number of samples to plot the mean log-likelihood.
     """
-    history = np.asarray(history, dtype=float)
+    history = as_float_array(history, "history", ndim=1)
     if per_sample:
-        history = history / per_sample
+        history = history / check_int(per_sample, "per_sample", minimum=1)
     ax.plot(np.arange(history.size), history, marker="o", markersize=3, label=label, **kwargs)
     ax.set_xlabel("EM iteration $t$")
     ax.set_ylabel("log-likelihood" + (" per sample" if per_sample else ""))
@@ -444,9 +466,9 @@ def plot_gmlc_regions(ax, model, X, y, resolution=200, title=None):
     matplotlib.contour.QuadContourSet
         The filled background, for a colour bar (``fig.colorbar(...)``).
     """
-    X = np.asarray(X)
-    if X.ndim != 2 or X.shape[1] != 2:
-        raise ValueError(f"X must have shape (n_samples, 2) to be drawn; got {X.shape}")
+    X = as_float_array(X, "X", shape=(None, 2))
+    y = as_float_array(y, "y", shape=(X.shape[0],))
+    resolution = check_int(resolution, "resolution", minimum=2)
     pad = 0.05 * (X.max(axis=0) - X.min(axis=0))
     lo, hi = X.min(axis=0) - pad, X.max(axis=0) + pad
     xx, yy = np.meshgrid(np.linspace(lo[0], hi[0], resolution), np.linspace(lo[1], hi[1], resolution))
@@ -459,7 +481,6 @@ def plot_gmlc_regions(ax, model, X, y, resolution=200, title=None):
         cluster = model.predict_cluster(grid).reshape(xx.shape)
         ax.contour(xx, yy, cluster, levels=np.arange(cluster.max()) + 0.5, colors="black", linewidths=1.8)
         ax.plot([], [], color="black", linewidth=1.8, label="gate boundary")
-    y = np.asarray(y)
     ax.scatter(X[y == 0, 0], X[y == 0, 1], s=12, c=OKABE_ITO[0], marker="o", linewidths=0.3,
                edgecolors="white", alpha=0.85, label="$y = 0$")
     ax.scatter(X[y == 1, 0], X[y == 1, 1], s=14, c=OKABE_ITO[1], marker="^", linewidths=0.3,
@@ -495,10 +516,14 @@ def image_grid(ax, images, image_shape=(8, 8), ncols=10, vmax=None, title=None):
         Value drawn black (white is 0); the images' maximum by default.
     title : str, optional
     """
-    images = np.asarray(images, dtype=float)
-    h, w = image_shape
-    if images.ndim != 2 or images.shape[1] != h * w:
-        raise ValueError(f"images must have shape (n, {h * w}); got {images.shape}")
+    if np.ndim(image_shape) != 1 or len(image_shape) != 2:
+        raise ValueError(f"image_shape must be (height, width); got {image_shape!r}")
+    h, w = (check_int(v, "image_shape", minimum=1) for v in image_shape)
+    images = as_float_array(images, "images", ndim=2)
+    if images.shape[1] != h * w:
+        raise ValueError(f"images must have shape (n, {h * w}) for image_shape {(h, w)} "
+                         f"(one flattened image per row); got {images.shape}")
+    ncols = check_int(ncols, "ncols", minimum=1)
     n = images.shape[0]
     nrows = int(np.ceil(n / ncols))
     canvas = np.full((nrows * (h + 1) + 1, ncols * (w + 1) + 1), np.nan)
@@ -554,13 +579,21 @@ def plot_dependence(ax, seen, position, title=None):
     """
     from matplotlib.colors import ListedColormap
 
-    seen = np.asarray(seen, dtype=bool)
+    seen = np.asarray(seen)
+    if seen.ndim != 2 or seen.dtype.kind not in "bui":
+        raise ValueError(f"seen must be a 2-D array of booleans (H, W); got shape {seen.shape} "
+                         f"and dtype {seen.dtype}")
+    seen = seen.astype(bool)
     height, width = seen.shape
-    row, col = position
+    if np.ndim(position) != 1 or len(position) != 2:
+        raise ValueError(f"position must be (row, column); got {position!r}")
+    row = check_int(position[0], "position", minimum=0, maximum=height - 1)
+    col = check_int(position[1], "position", minimum=0, maximum=width - 1)
     order = np.arange(height * width).reshape(height, width)
     past = order < row * width + col
     if np.any(seen & ~past):
-        raise ValueError("seen marks the current or a later position: the model is not causal")
+        raise ValueError(f"seen marks the current or a later position than position {(row, col)}: "
+                         "a causal model's output never depends on those")
     codes = np.where(past, np.where(seen, 1, 2), 0)
     codes[row, col] = 3
     colours = ListedColormap(list(DEPENDENCE_COLOURS))

@@ -1131,11 +1131,133 @@ def _plotting_cases():
     add("plotting.dependence_handles", "valid", lambda: pl.dependence_handles(), "either")
 
 
+def _interactive_cases():
+    """The interactive figures' data builders: every layer, control and chapter builder."""
+    from latent_notes import interactive as I
+    from latent_notes.linear_gaussian import LinearGaussianModel
+
+    rng = np.random.default_rng(0)
+    no_cases("interactive.PANEL_SIZE", "a layout constant")
+    x5 = np.linspace(0, 1, 5)
+    pan = lambda layers=(): I.panel(list(layers), [0, 1], [0, 1], title="t")  # noqa: E731
+
+    add("interactive.to_hex", "valid", lambda: I.to_hex([[0.0, 0.5, 1.0]]), "ok",
+        check=lambda h: h == ["#0080ff"])
+    add("interactive.to_hex", "nan", lambda: I.to_hex([[nan, 0.0, 0.0]]), mention="colors")
+    add("interactive.to_hex", "out of range", lambda: I.to_hex([[2.0, 0.0, 0.0]]), mention="colors")
+    add("interactive.to_hex", "None", lambda: I.to_hex(None), mention="colors")
+    add("interactive.to_hex_rgb", "valid", lambda: I.to_hex_rgb("black"), "ok",
+        check=lambda rgb: np.allclose(rgb, 0.0))
+    add("interactive.to_hex_rgb", "not a colour", lambda: I.to_hex_rgb("no-such-colour"))
+    add("interactive.rgb_bytes", "valid", lambda: I.rgb_bytes(np.eye(3)), "ok",
+        check=lambda d: (d["rows"], d["cols"]) == (3, 3))
+    add("interactive.rgb_bytes", "constant", lambda: I.rgb_bytes(np.ones((2, 2))), "ok")
+    add("interactive.rgb_bytes", "nan", lambda: I.rgb_bytes(np.full((2, 2), nan)), mention="values")
+    add("interactive.rgb_bytes", "1-D", lambda: I.rgb_bytes(np.ones(4)), mention="values")
+    add("interactive.rgb_bytes", "empty", lambda: I.rgb_bytes(np.ones((0, 3))), mention="values")
+    add("interactive.cell_indices", "valid", lambda: I.cell_indices(np.eye(2)), "ok",
+        check=lambda i: i == [0, 3])
+    add("interactive.cell_indices", "1-D", lambda: I.cell_indices(np.ones(3)), mention="mask")
+    for name, good, bad in [
+        ("points", lambda: I.points(x5, x5), lambda: I.points(x5, x5[:4])),
+        ("line", lambda: I.line(x5, x5), lambda: I.line(x5, np.full(5, nan))),
+        ("ellipses", lambda: I.ellipses([0.0], [0.0], [1.0], [1.0], ["red"]),
+         lambda: I.ellipses([0.0], [0.0, 1.0], [1.0], [1.0], ["red"])),
+        ("vline", lambda: I.vline(0.5), lambda: I.vline("a")),
+        ("image", lambda: I.image(I.rgb_bytes(np.eye(2)), [0, 1, 0, 1]),
+         lambda: I.image(I.rgb_bytes(np.eye(2)), [0, 1, 0])),
+        ("cells", lambda: I.cells(np.eye(2), [0, 1, 0, 1]), lambda: I.cells(np.eye(2), [0, 1, nan, 1])),
+        ("bars", lambda: I.bars([1.0, 2.0], ["a", "b"]), lambda: I.bars([1.0, 2.0], ["a"])),
+        ("text", lambda: I.text(0.5, 0.5, "hi"), lambda: I.text(0.5, 0.5, None)),
+        ("panel", lambda: pan([I.line(x5, x5)]), lambda: I.panel([], [0, 1], [1, 1])),
+        ("slider", lambda: I.slider(3, "step"), lambda: I.slider(0, "step")),
+        ("grid_picker", lambda: I.grid_picker(2, 2, 0, [0, 1, 0, 1], "cell"),
+         lambda: I.grid_picker(2, 2, 0, [0, 1, 0, 1], "cell", initial=4)),
+    ]:
+        add(f"interactive.{name}", "valid", good, "ok")
+        add(f"interactive.{name}", "invalid", bad)
+    add("interactive.points", "states not dicts", lambda: I.points(x5, x5, states=[1, 2]),
+        mention="states")
+    add("interactive.InteractiveFigure", "valid",
+        lambda: I.InteractiveFigure([pan()], I.slider(2, "s"), alt="an empty panel").to_json(), "ok")
+    add("interactive.InteractiveFigure", "no panels",
+        lambda: I.InteractiveFigure([], I.slider(1, "s"), alt="x"), mention="panels")
+    add("interactive.InteractiveFigure", "blank alt",
+        lambda: I.InteractiveFigure([pan()], I.slider(1, "s"), alt=" "), mention="alt")
+    add("interactive.InteractiveFigure", "states and slider disagree",
+        lambda: I.InteractiveFigure([pan([I.vline(0.5, states=[{}, {}])])], I.slider(3, "s"), alt="x"),
+        mention="states")
+
+    add("interactive.mixture_weight_figure", "valid",
+        lambda: I.mixture_weight_figure(rng.normal(size=20), [0, 1], [1, 1], 0.3, "x", n_steps=3), "ok")
+    add("interactive.mixture_weight_figure", "weight 1.5",
+        lambda: I.mixture_weight_figure([1, 2], [0, 1], [1, 1], 1.5, "x"), mention="weight")
+    add("interactive.mixture_weight_figure", "variance 0",
+        lambda: I.mixture_weight_figure([1, 2], [0, 1], [0, 1], 0.5, "x"), mention="variances")
+    Xe = rng.normal(size=(6, 2))
+    snaps = [(np.full((6, 2), 0.5), np.array([[0.0, 0], [1, 1]]), np.array([1.0, 2.0]))] * 2
+    add("interactive.em_steps_figure", "valid", lambda: I.em_steps_figure(Xe, snaps, [-2.0, -1.0]), "ok")
+    add("interactive.em_steps_figure", "X with 3 columns",
+        lambda: I.em_steps_figure(np.zeros((5, 3)), {0: None}, [0]), mention="X")
+    add("interactive.em_steps_figure", "history too short",
+        lambda: I.em_steps_figure(Xe, snaps, [-2.0]), mention="history")
+    d = gmlc_data()
+    gm = fitted("gmlc")
+    add("interactive.gmlc_rounds_figure", "valid",
+        lambda: I.gmlc_rounds_figure(d.X, d.y, [gm], [1], [-1.0, -0.5], resolution=8), "ok")
+    add("interactive.gmlc_rounds_figure", "labels 0 and 2",
+        lambda: I.gmlc_rounds_figure(d.X, 2 * d.y, [gm], [1], [-1.0, -0.5]), mention="y")
+    add("interactive.gmlc_rounds_figure", "no models",
+        lambda: I.gmlc_rounds_figure(d.X, d.y, [], [], [-1.0]), mention="models")
+    lgm = LinearGaussianModel(W=rng.normal(size=(3, 2)), b=np.zeros(3), noise_var=0.5)
+    xl = rng.normal(size=(1, 3))
+    add("interactive.elbo_grid_figure", "valid",
+        lambda: I.elbo_grid_figure(lgm, xl, [1.0, 0.0], [-1.0, 0.0, 1.0], [0.5, 1.0]), "ok")
+    add("interactive.elbo_grid_figure", "scale 0",
+        lambda: I.elbo_grid_figure(lgm, xl, [1.0, 0.0], [0.0], [0.0, 1.0]), mention="scales")
+    add("interactive.elbo_grid_figure", "not a model",
+        lambda: I.elbo_grid_figure(object(), xl, [1.0, 0.0], [0.0], [1.0]), mention="model")
+    gx, gy = np.meshgrid(np.linspace(-1, 1, 2), np.linspace(1, -1, 2))  # rows from the top
+    grid = np.column_stack([gx.ravel(), gy.ravel()])
+    add("interactive.latent_space_figure", "valid",
+        lambda: I.latent_space_figure(rng.normal(size=(10, 2)), np.arange(10) % 3, grid,
+                                      rng.random((4, 64))), "ok")
+    add("interactive.latent_space_figure", "decoded of the wrong width",
+        lambda: I.latent_space_figure(rng.normal(size=(10, 2)), np.arange(10) % 3, grid,
+                                      rng.random((4, 10))), mention="decoded")
+    codes = rng.integers(0, 3, (2, 2))
+    add("interactive.codebook_figure", "valid",
+        lambda: I.codebook_figure(np.ones(3) / 3, rng.random((3, 64)), rng.random(64), codes), "ok")
+    add("interactive.codebook_figure", "nan usage",
+        lambda: I.codebook_figure([nan, 0.5, 0.5], rng.random((3, 64)), rng.random(64), codes),
+        mention="usage")
+    add("interactive.codebook_figure", "float codes",
+        lambda: I.codebook_figure(np.ones(3) / 3, rng.random((3, 64)), rng.random(64), codes + 0.5),
+        mention="example_codes")
+    dep = np.tril(rng.random((9, 9)) < 0.5, -1)
+    add("interactive.receptive_field_figure", "valid", lambda: I.receptive_field_figure({"m": dep}, (3, 3)), "ok")
+    add("interactive.receptive_field_figure", "wrong shape",
+        lambda: I.receptive_field_figure({"m": np.zeros((4, 4))}, (3, 3)), mention="dependence")
+    add("interactive.receptive_field_figure", "empty dict",
+        lambda: I.receptive_field_figure({}, (3, 3)), mention="dependence")
+    labels = np.arange(12) % 3
+    props = rng.dirichlet(np.ones(4), 12)
+    add("interactive.community_figure", "valid",
+        lambda: I.community_figure(labels, props, list("abcd"), rng.normal(size=(12, 2)),
+                                   np.array(["B", "L"] * 6)), "ok")
+    add("interactive.community_figure", "taxa of the wrong length",
+        lambda: I.community_figure(labels, props, list("abc"), rng.normal(size=(12, 2)),
+                                   np.array(["B", "L"] * 6)), mention="taxa")
+    add("interactive.community_figure", "float labels",
+        lambda: I.community_figure(labels + 0.5, props, list("abcd"), rng.normal(size=(12, 2)),
+                                   np.array(["B", "L"] * 6)), mention="labels")
+
+
 with torch.random.fork_rng(devices=[]):  # building the cases seeds torch; the session keeps its state
     for _build in (_gmlc_cases, _datasets_cases, _compositional_cases, _linear_gaussian_cases,
                    _evaluation_cases, _runtime_cases, _baselines_cases, _vae_cases, _vq_cases,
                    _vqvae_cases, _pixelcnn_cases, _gradients_cases, _training_cases, _em_cases,
-                   _mixture_cases, _discrete_mixture_cases, _plotting_cases):
+                   _mixture_cases, _discrete_mixture_cases, _plotting_cases, _interactive_cases):
         _build()
 
 
@@ -1163,18 +1285,6 @@ FIXED_ON_OTHER_BRANCH = {
     "discrete_mixture.CategoricalMixture[n_components=None]",
     "discrete_mixture.DirichletMultinomialMixture[n_components='2']",
     "discrete_mixture.DirichletMultinomialMixture[n_components=None]",
-    # plotting.py (interactive-figures engineer)
-    "plotting.plot_dependence[position out of range]",
-    "plotting.text_sizes_px[not a figure]",
-    "plotting.check_figure_text[column_px 0]",
-    "plotting.check_open_figures[min_px nan]",
-    "plotting.component_colors[-1]",
-    "plotting.component_colors[string]",
-    "plotting.plot_mixture_state[nan X]",
-    "plotting.plot_log_likelihood[nan history]",
-    "plotting.plot_gmlc_regions[resolution 0]",
-    "plotting.image_grid[wrong image shape]",
-    "plotting.image_grid[nan images]",
 }
 
 # check_estimator and thread-safety cases owned elsewhere (same rule as above).
