@@ -30,7 +30,7 @@ import numbers
 import numpy as np
 import pandas as pd
 import scipy.sparse as sp
-from scipy.special import betaln, digamma, gammaln
+from scipy.special import digamma, gammaln
 from sklearn.base import BaseEstimator, DensityMixin
 from sklearn.utils import check_array as _sklearn_check_array
 from sklearn.utils.validation import _check_feature_names
@@ -44,10 +44,14 @@ __all__ = ["CategoricalMixture", "DirichletMultinomialMixture", "dirichlet_multi
 #: Counts above this are not all representable as float64 integers (2**53): refused.
 MAX_COUNT = 2.0 ** 53
 # Above this count, log Gamma differences lose digits to cancellation; the
-# log-beta form below is used instead (about 5 times slower, so only there).
-_LARGE = 2.0 ** 20
+# difference is computed from Stirling's series instead (_lgamma_difference).
+_LARGE = 2.0 ** 16
 # Responsibilities below this are left out of the M-step (see _fit_alphas).
 _R_MIN = 1e-12
+# Upper bound on every alpha: where the likelihood keeps rising with the precision (no
+# overdispersion), alpha would grow without end; at 1e12 the Dirichlet-multinomial is a
+# multinomial to within sum_j x_j^2 / (2 alpha_j) nats.
+_ALPHA_MAX = 1e12
 
 
 # ---------------------------------------------------------------- validation
@@ -79,7 +83,8 @@ def _check_counts(X, name="X", *, n_features=None, estimator=None, sparse=True, 
     _reject_strings(X, name)
     if getattr(X, "ndim", None) == 1 or isinstance(X, (list, tuple)) and np.ndim(X) == 1:
         raise ValueError(f"Expected 2D array, got 1D array instead: {name} has shape "
-                         f"({len(X)},); use {name}.reshape(1, -1) for a single sample")
+                         f"({len(X)},). Reshape your data with {name}.reshape(1, -1) if it is a "
+                         f"single sample or {name}.reshape(-1, 1) if it has a single feature")
     if sp.issparse(X) and not sparse:
         raise TypeError(f"{name} is a sparse matrix; this estimator needs a dense array "
                         "(call X.toarray())")
@@ -93,8 +98,11 @@ def _check_counts(X, name="X", *, n_features=None, estimator=None, sparse=True, 
     if values.size:
         low, high = values.min(), values.max()
         if low < 0 or np.any(values != np.floor(values)):
-            example = low if low < 0 else values[values != np.floor(values)][0]
-            raise ValueError(f"{name} must hold non-negative integers ({kind}); it holds {example!r}")
+            if low < 0:
+                raise ValueError(f"Negative values in data passed to {name}: it must hold "
+                                 f"non-negative integers ({kind}); it holds {low:g}")
+            example = values[values != np.floor(values)][0]
+            raise ValueError(f"{name} must hold non-negative integers ({kind}); it holds {example:g}")
         if high > MAX_COUNT:
             raise ValueError(f"{name} holds the count {high:.3g}, above 2**53 = {MAX_COUNT:.3g}: "
                              "such counts are not exact in float64 (rescale or rarefy the table)")
@@ -150,28 +158,50 @@ def _trigamma(x):
         1 / 6 + inv2 * (-1 / 30 + inv2 * (1 / 42 + inv2 * (-1 / 30 + inv2 * 5 / 66))))
 
 
+def _lgamma_difference(x, a, b):
+    r""":math:`\log\Gamma(x + a) - \log\Gamma(x + b)` for large ``x`` (above :math:`2^{16}`), ``a, b >= 0``.
+
+    Stirling's series for both, with the leading terms combined so that nothing cancels:
+    :math:`(x + b - \tfrac12) \log(1 + \tfrac{a - b}{x + b}) + (a - b)(\log(x + a) - 1)`
+    plus the difference of the :math:`1/(12y) - 1/(360y^3) + 1/(1260y^5)` corrections.
+    """
+    ya, yb = x + a, x + b
+
+    def series(y):
+        inv2 = 1.0 / (y * y)
+        return (1.0 / 12.0 - inv2 * (1.0 / 360.0 - inv2 / 1260.0)) / y
+
+    return (yb - 0.5) * np.log1p((a - b) / yb) + (a - b) * (np.log(ya) - 1.0) + series(ya) - series(yb)
+
+
 def _entry_term(x, a, lg_a, lg_x1):
     r""":math:`\log\Gamma(x + a) - \log\Gamma(a) - \log\Gamma(x + 1)` for counts ``x >= 1``.
 
     ``lg_a`` and ``lg_x1`` are :math:`\log\Gamma(a)` and :math:`\log\Gamma(x + 1)`,
-    precomputed. For large ``x`` the log-beta form :math:`-\log B(x + 1, a) - \log(x + a)`,
-    which has no cancellation, is used.
+    precomputed. Where ``x`` or ``a`` is above :math:`2^{16}` the difference of the two
+    large Gamma functions is computed without cancellation (:func:`_lgamma_difference`).
     """
-    x, a = np.broadcast_arrays(x, a)
+    x, a, lg_a, lg_x1 = np.broadcast_arrays(x, a, lg_a, lg_x1)
     out = gammaln(x + a) - lg_a - lg_x1
     large = x > _LARGE
     if np.any(large):
-        out[large] = -betaln(x[large] + 1.0, a[large]) - np.log(x[large] + a[large])
+        out[large] = _lgamma_difference(x[large], a[large], 1.0) - lg_a[large]
+    large = (a > _LARGE) & ~large
+    if np.any(large):
+        out[large] = _lgamma_difference(a[large], x[large], 0.0) - lg_x1[large]
     return out
 
 
 def _sample_term(n, A):
-    r""":math:`\log\Gamma(n + 1) + \log\Gamma(A) - \log\Gamma(n + A)`, accurately for large ``n``."""
+    r""":math:`\log\Gamma(n + 1) + \log\Gamma(A) - \log\Gamma(n + A)`, accurately for large ``n`` or ``A``."""
     n, A = np.broadcast_arrays(np.asarray(n, dtype=float), A)
     out = gammaln(n + 1.0) + gammaln(A) - gammaln(n + A)
     large = n > _LARGE
     if np.any(large):
-        out[large] = betaln(n[large] + 1.0, A[large]) + np.log(n[large] + A[large])
+        out[large] = gammaln(A[large]) - _lgamma_difference(n[large], A[large], 1.0)
+    large = (A > _LARGE) & ~large
+    if np.any(large):
+        out[large] = gammaln(n[large] + 1.0) - _lgamma_difference(A[large], n[large], 0.0)
     return out
 
 
@@ -279,7 +309,8 @@ def _fit_alphas(counts, resp, alphas, floor, max_steps, tol=1e-10, prior=None):
         for _ in range(8):
             if not pending.any():
                 break
-            trial = np.where(P & pending[:, None], np.maximum(alphas * np.exp(step), floor), alphas)
+            trial = np.where(P & pending[:, None],
+                             np.clip(alphas * np.exp(step), floor, _ALPHA_MAX), alphas)
             f_trial = objective(trial)
             good = pending & (f_trial >= f)
             new[good], f_new[good] = trial[good], f_trial[good]
@@ -289,7 +320,7 @@ def _fit_alphas(counts, resp, alphas, floor, max_steps, tol=1e-10, prior=None):
         fallback = todo & ~moved
         if fallback.any():  # Minka's fixed point (an MM step: it never lowers f)
             with np.errstate(divide="ignore", invalid="ignore"):
-                fixed = np.maximum((alphas * b + eta) / (nu - c)[:, None], floor)
+                fixed = np.clip((alphas * b + eta) / (nu - c)[:, None], floor, _ALPHA_MAX)
             trial = np.where(P & fallback[:, None], fixed, alphas)
             f_trial = objective(trial)
             good = fallback & (f_trial >= f)
@@ -521,9 +552,9 @@ def dirichlet_multinomial_logpmf(X, alpha):
         \log n! - \sum_j \log x_j! + \log \Gamma(A) - \log \Gamma(n + A)
         + \sum_j [\log \Gamma(x_j + \alpha_j) - \log \Gamma(\alpha_j)]
 
-    with :math:`n = \sum_j x_j` and :math:`A = \sum_j \alpha_j`. Each group of terms is
-    computed as a log-beta function where the counts are large (above :math:`2^{20}`),
-    which avoids the cancellation between Gamma functions of huge arguments: for
+    with :math:`n = \sum_j x_j` and :math:`A = \sum_j \alpha_j`. Where counts are large
+    (above :math:`2^{16}`), each difference of two Gamma functions of huge arguments is
+    computed from Stirling's series without cancellation: for
     ``X = [[1e15, 1e15]]`` and ``alpha = [1, 1]`` the result is :math:`-\log(2 \cdot 10^{15} + 1)`
     to machine precision. A row of zeros has probability one (log 0.0).
 
@@ -593,22 +624,22 @@ class DirichletMultinomialMixture(_DiscreteMixture):
     -----
     ``X`` may be a DataFrame, an array or a scipy sparse matrix (CSR, CSC, COO...): only
     its non-zero counts are stored and visited, so a sparse table is never made dense.
-    Every sample needs at least one count: an empty sample carries no information about
-    its type, and ``fit``, ``predict``, ``predict_proba`` and ``score_samples`` all
-    refuse it with a ``ValueError`` naming the rows.
+    A sample without any count has probability one under every type
+    (:math:`\log p = 0`), so it leaves the likelihood, and hence the fit, unchanged, and its
+    responsibilities are the weights: ``fit``, ``predict``, ``predict_proba`` and
+    ``score_samples`` all accept it and treat it the same way (drop empty samples first
+    if a type is wanted for every sample; scikit-learn's estimator checks feed such rows).
     """
 
     _params = ("alphas_",)
     _fitted_attribute = "alphas_"
 
-    def __init__(self, n_components=1, *, n_init=5, init="kmeans",
-                 init_trials=1, init_iter=5, m_step_iter=2, alpha_floor=1e-6, tol=1e-8,
+    def __init__(self, n_components=1, *, n_init=6, init="mixed",
+                 m_step_iter=2, alpha_floor=1e-6, tol=1e-8,
                  max_iter=1000, random_state=None):
         self.n_components = n_components
         self.n_init = n_init
         self.init = init
-        self.init_trials = init_trials
-        self.init_iter = init_iter
         self.m_step_iter = m_step_iter
         self.alpha_floor = alpha_floor
         self.tol = tol
@@ -617,48 +648,24 @@ class DirichletMultinomialMixture(_DiscreteMixture):
 
     @staticmethod
     def _check_input(X, **kw):
-        X = _check_counts(X, **kw)
-        totals = np.asarray(X.sum(axis=1)).ravel()
-        empty = np.flatnonzero(totals == 0)
-        if empty.size:
-            raise ValueError(
-                f"every sample (row of X) needs at least one count; {empty.size} row(s) are "
-                f"all zero (rows {empty[:5].tolist()}{'...' if empty.size > 5 else ''}): "
-                "drop empty samples first, e.g. X[X.sum(axis=1) > 0]")
-        return X
+        return _check_counts(X, **kw)
 
     def _check_params(self):
         self.alpha_floor_ = _check_nonnegative_float(self.alpha_floor, "alpha_floor", positive=True)
         _check_int(self.m_step_iter, "m_step_iter", 1)
-        _check_int(self.init_trials, "init_trials", 1)
-        _check_int(self.init_iter, "init_iter", 0)
-        if self.init not in ("kmeans", "random"):
-            raise ValueError(f"init must be 'kmeans' or 'random'; got {self.init!r}")
+        if self.init not in ("mixed", "kmeans", "random"):
+            raise ValueError(f"init must be 'mixed', 'kmeans' or 'random'; got {self.init!r}")
 
     def _initialize(self, data, rng):
         (counts,) = data
-        # "small EM" (Biernacki, Celeux & Govaert, 2003): several short runs, the best continues
-        best = None
-        for _ in range(self.init_trials):
-            self._start(counts, rng)
-            for _ in range(self.init_iter):
-                resp, _ = self._responsibilities(counts)
-                self._m_step(resp, counts)
-            if self.init_trials == 1:
-                return
-            _, log_lik = self._responsibilities(counts)
-            if best is None or log_lik > best[0]:
-                best = (log_lik, self._get_state())
-        self._set_state(best[1])
-
-    def _responsibilities(self, counts):
-        log_joint = self._log_joint(counts)
-        log_px = logsumexp(log_joint, axis=1)
-        return np.exp(log_joint - log_px[:, None]), float(log_px.sum())
-
-    def _start(self, counts, rng):
         n, K = counts.shape[0], self.n_components
-        if self.init == "random" or K == 1:
+        if self._n_starts is None:  # the first start of this fit: which kind comes first
+            self._n_starts = int(rng.integers(2))
+        self._n_starts += 1
+        init = self.init
+        if init == "mixed":  # k-means and random starts in turn, the first chosen by the seed
+            init = "kmeans" if self._n_starts % 2 else "random"
+        if init == "random" or K == 1:
             resp = rng.dirichlet(np.ones(K), size=n)
         else:
             from sklearn.cluster import KMeans
@@ -689,7 +696,11 @@ class DirichletMultinomialMixture(_DiscreteMixture):
         """Estimate the parameters by generalised EM; ``X`` holds counts (samples x taxa)."""
         X = self._check_fit_input(X)
         self._check_params()
-        return self._fit_em(_Counts(X))
+        self._n_starts = None
+        try:
+            return self._fit_em(_Counts(X))
+        finally:
+            del self._n_starts
 
     def log_joint(self, X):
         r""":math:`\log \pi_k + \log \mathrm{DM}(x_i \mid \alpha_k)`, shape ``(n_samples, K)``."""

@@ -87,7 +87,7 @@ def test_categorical_sample_shapes_and_frequencies():
 
 @pytest.mark.parametrize("X,match", [
     ([[0.5, 1.0]], "non-negative integers"),
-    ([[-1.0, 1.0]], "non-negative integers"),
+    ([[-1.0, 1.0]], "Negative values"),
     ([[np.nan, 1.0]], "NaN"),
 ])
 def test_categorical_bad_data(X, match):
@@ -195,10 +195,6 @@ def test_dm_bic_and_parameters():
 
 
 def test_dm_bad_input():
-    with pytest.raises(ValueError, match="at least one count"):
-        DirichletMultinomialMixture(1).fit(np.array([[1.0, 2.0], [0.0, 0.0]]))
-    with pytest.raises(ValueError, match="init_trials"):
-        DirichletMultinomialMixture(1, init_trials=0).fit(np.array([[1.0, 2.0]]))
     with pytest.raises(ValueError, match="init must be"):
         DirichletMultinomialMixture(1, init="pam").fit(np.array([[1.0, 2.0]]))
     with pytest.raises(ValueError, match="non-negative integers"):
