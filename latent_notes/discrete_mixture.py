@@ -48,6 +48,8 @@ MAX_COUNT = 2.0 ** 53
 _LARGE = 2.0 ** 16
 # Responsibilities below this are left out of the M-step (see _fit_alphas).
 _R_MIN = 1e-12
+# Entries per block of the passes over (entry, component) pairs (see _Counts).
+_BLOCK = 2 ** 16
 # Upper bound on every alpha: where the likelihood keeps rising with the precision (no
 # overdispersion), alpha would grow without end; at 1e12 the Dirichlet-multinomial is a
 # multinomial to within sum_j x_j^2 / (2 alpha_j) nats.
@@ -206,9 +208,14 @@ def _sample_term(n, A):
 
 
 class _Counts:
-    """A count table as its non-zero entries (COO, row-major) and row totals; never dense."""
+    """A count table as its non-zero entries (COO, row-major) and row totals; never dense.
 
-    __slots__ = ("rows", "cols", "vals", "lg_vals", "totals", "shape")
+    The entries are cut into blocks of about ``_BLOCK`` entries at row boundaries: every
+    pass over (entry, component) pairs works one block at a time, so the memory it needs
+    beyond the table itself is bounded by ``_BLOCK * K`` numbers, whatever ``n``.
+    """
+
+    __slots__ = ("rows", "cols", "vals", "lg_vals", "totals", "shape", "blocks")
 
     def __init__(self, X):
         if sp.issparse(X):
@@ -223,20 +230,28 @@ class _Counts:
         self.lg_vals = gammaln(self.vals + 1.0)
         self.shape = X.shape
         self.totals = np.bincount(self.rows, self.vals, minlength=X.shape[0])
+        nnz = self.rows.size
+        row_ptr = np.searchsorted(self.rows, np.arange(X.shape[0] + 1))
+        cuts = row_ptr[np.searchsorted(row_ptr, np.arange(_BLOCK, nnz, _BLOCK), side="right") - 1]
+        cuts = np.unique(np.concatenate([[0], cuts, [nnz]]))
+        self.blocks = []
+        for e0, e1 in zip(cuts[:-1], cuts[1:]):
+            rows, first = np.unique(self.rows[e0:e1], return_index=True)
+            self.blocks.append((int(e0), int(e1), rows, first))
 
     def dm_logliks(self, alphas):
         """``log DM(x_i | alphas[k])`` for every row and every ``k``, shape ``(n, K)``."""
-        a_e = alphas.T[self.cols]  # (nnz, K)
-        terms = _entry_term(self.vals[:, None], a_e, gammaln(alphas).T[self.cols], self.lg_vals[:, None])
-        by_row = sp.csr_matrix((np.ones(self.rows.size), (self.rows, np.arange(self.rows.size))),
-                               shape=(self.shape[0], self.rows.size))
-        return _sample_term(self.totals[:, None], alphas.sum(axis=1)[None, :]) + by_row @ terms
+        out = _sample_term(self.totals[:, None], alphas.sum(axis=1)[None, :])
+        a_t, lg_t = alphas.T, gammaln(alphas).T  # (p, K)
+        for e0, e1, rows, first in self.blocks:
+            c = self.cols[e0:e1]
+            terms = _entry_term(self.vals[e0:e1, None], a_t[c], lg_t[c], self.lg_vals[e0:e1, None])
+            out[rows] += np.add.reduceat(terms, first, axis=0)
+        return out
 
     def dm_loglik(self, alpha):
         """``log DM(x_i | alpha)`` for every row (eq. mb-dm)."""
-        terms = _entry_term(self.vals, alpha[self.cols], gammaln(alpha)[self.cols], self.lg_vals)
-        return _sample_term(self.totals, alpha.sum()) + np.bincount(
-            self.rows, terms, minlength=self.shape[0])
+        return self.dm_logliks(alpha[None, :])[:, 0]
 
 
 def _fit_alphas(counts, resp, alphas, floor, max_steps, tol=1e-10, prior=None):
@@ -260,27 +275,44 @@ def _fit_alphas(counts, resp, alphas, floor, max_steps, tol=1e-10, prior=None):
     n, p = counts.shape
     K = resp.shape[1]
     keep = resp > _R_MIN
-    e_idx, e_k = np.nonzero(keep[counts.rows])  # (entry, component) pairs that count
-    g = e_k * p + counts.cols[e_idx]  # flat (k, j) index
-    vals, lg_vals = counts.vals[e_idx], counts.lg_vals[e_idx]
-    r_e = resp[counts.rows[e_idx], e_k]
     s_i, s_k = np.nonzero(keep)
     r_s, totals = resp[s_i, s_k], counts.totals[s_i]
-    P = (np.bincount(g, r_e, minlength=K * p) > 0).reshape(K, p)
+
+    def pairs(e0, e1):
+        """The (entry, component) pairs of entries e0:e1 that count: k, flat (k, j), x, log x!, r."""
+        e_idx, e_k = np.nonzero(keep[counts.rows[e0:e1]])
+        e_idx += e0
+        return (e_k, e_k * p + counts.cols[e_idx], counts.vals[e_idx], counts.lg_vals[e_idx],
+                resp[counts.rows[e_idx], e_k])
+
+    cached = [pairs(e0, e1) for e0, e1, _, _ in counts.blocks] if len(counts.blocks) == 1 else None
+
+    def each_block():
+        if cached is not None:
+            yield from cached
+        else:
+            for e0, e1, _, _ in counts.blocks:
+                yield pairs(e0, e1)
+
+    def by_entry(value):
+        """sum over pairs of value(x, alpha_e, pair data) into a (K, p) array."""
+        out = np.zeros(K * p)
+        for _, g, vals, lg_vals, r_e in each_block():
+            out += np.bincount(g, r_e * value(vals, g, lg_vals), minlength=K * p)
+        return out.reshape(K, p)
+
+    P = by_entry(lambda vals, g, lg: np.ones_like(vals)) > 0
     alphas = alphas.copy()
     if prior is None:
         alphas[~P] = floor
     else:
         P[:] = True
 
-    def by_entry(values):
-        return np.bincount(g, values, minlength=K * p).reshape(K, p)
-
     def objective(a):
         flat = a.ravel()
-        terms = _entry_term(vals, flat[g], gammaln(flat)[g], lg_vals)
-        return (np.bincount(e_k, r_e * terms, minlength=K)
-                + np.bincount(s_k, r_s * _sample_term(totals, a.sum(axis=1)[s_k]), minlength=K)
+        lg = gammaln(flat)
+        value = by_entry(lambda vals, g, lg_vals: _entry_term(vals, flat[g], lg[g], lg_vals)).sum(axis=1)
+        return (value + np.bincount(s_k, r_s * _sample_term(totals, a.sum(axis=1)[s_k]), minlength=K)
                 + np.sum(eta * np.log(a) - nu * a, axis=1))
 
     f = objective(alphas)
@@ -290,9 +322,9 @@ def _fit_alphas(counts, resp, alphas, floor, max_steps, tol=1e-10, prior=None):
             break
         A = alphas.sum(axis=1)
         flat = alphas.ravel()
-        a_e = flat[g]
-        b = by_entry(r_e * (digamma(vals + a_e) - digamma(flat)[g]))
-        q = by_entry(r_e * (_trigamma(vals + a_e) - _trigamma(flat)[g]))
+        dg, tg = digamma(flat), _trigamma(flat)
+        b = by_entry(lambda vals, g, lg: digamma(vals + flat[g]) - dg[g])
+        q = by_entry(lambda vals, g, lg: _trigamma(vals + flat[g]) - tg[g])
         c = np.bincount(s_k, r_s * (digamma(A)[s_k] - digamma(totals + A[s_k])), minlength=K)  # < 0
         z = np.bincount(s_k, r_s * (_trigamma(A)[s_k] - _trigamma(totals + A[s_k])), minlength=K)
         grad = np.where(P, alphas * (b + c[:, None] - nu) + eta, 0.0)  # df / dlambda

@@ -351,3 +351,16 @@ def test_permuting_samples_and_taxa_permutes_everything(params):
         assert np.isclose(qa, qb, rtol=1e-6)
     np.testing.assert_allclose(a.alphas_[a.alphas_ < 1e3], b.alphas_[:, np.argsort(cols)][a.alphas_ < 1e3],
                                rtol=1e-4)
+
+
+def test_blocked_passes_give_the_one_block_fit(table, monkeypatch):
+    """Tables larger than one block are processed block by block, with the same result."""
+    import latent_notes.discrete_mixture as dm
+
+    X = table[0].to_numpy(dtype=float)
+    one = DirichletMultinomialMixture(3, random_state=0).fit(X)
+    monkeypatch.setattr(dm, "_BLOCK", 37)
+    assert len(_Counts(X).blocks) > 10
+    many = DirichletMultinomialMixture(3, random_state=0).fit(X)
+    np.testing.assert_allclose(many.alphas_, one.alphas_, rtol=1e-5)  # sums in another order
+    np.testing.assert_allclose(many.score_samples(X), one.score_samples(X), rtol=1e-9)
