@@ -666,7 +666,7 @@ class DirichletMultinomialMixture(_DiscreteMixture):
     _params = ("alphas_",)
     _fitted_attribute = "alphas_"
 
-    def __init__(self, n_components=1, *, n_init=6, init="mixed",
+    def __init__(self, n_components=1, *, n_init=8, init="mixed",
                  m_step_iter=2, alpha_floor=1e-6, tol=1e-8,
                  max_iter=1000, random_state=None):
         self.n_components = n_components
