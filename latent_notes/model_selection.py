@@ -35,6 +35,8 @@ class ComponentSelection(NamedTuple):
     chosen: dict
     #: The fitted model of the kept start, per ``n_components``.
     models: dict
+    #: Every fitted model, per ``(n_components, start)``.
+    fits: dict
 
 
 def select_n_components(estimator, X, n_components=range(1, 9), n_starts=5, random_state=0,
@@ -59,8 +61,9 @@ def select_n_components(estimator, X, n_components=range(1, 9), n_starts=5, rand
     Returns
     -------
     ComponentSelection
-        ``starts`` (every fit), ``summary`` (best and spread per ``K``), ``chosen``
-        (the ``K`` each criterion picks from the kept starts) and ``models``.
+        ``starts`` (every fit), ``summary`` (kept start and spread per ``K``), ``chosen``
+        (the ``K`` each criterion picks from the kept starts), ``models`` (the kept fit per
+        ``K``) and ``fits`` (every fit).
     """
     Ks = [int(K) for K in n_components]
     if not Ks or min(Ks) < 1:
@@ -95,4 +98,4 @@ def select_n_components(estimator, X, n_components=range(1, 9), n_starts=5, rand
         summary[f"{c}_spread"] = per_K.max() - per_K.min()
     chosen = {c: int(summary[c].idxmin()) for c in criteria}
     models = {K: fits[kept[K]] for K in Ks}
-    return ComponentSelection(starts, summary, chosen, models)
+    return ComponentSelection(starts, summary, chosen, models, fits)
