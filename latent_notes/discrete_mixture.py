@@ -767,7 +767,7 @@ class DirichletMultinomialMixture(_DiscreteMixture):
         1. a Gamma(``prior_shape``, ``prior_rate``) prior on every :math:`\alpha_{kj}`
            (0.1 and 0.1 in ``dmn``); the :math:`\alpha_k` are moved from the fitted
            maximum-likelihood values to the posterior mode given the responsibilities
-           on ``X`` (safeguarded Newton steps, :func:`_fit_alphas`);
+           on ``X`` (safeguarded Newton steps on :math:`\log\alpha`, as in the M-step);
         2. :math:`-\log p(X \mid \hat\theta) - \log p(\hat\theta)
            + \tfrac12 \log\det H - \tfrac{P}{2} \log 2\pi`, with :math:`P = K d + K - 1`
            and :math:`\log\det H` the sum over components of the log-determinant of the

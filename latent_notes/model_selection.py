@@ -24,19 +24,19 @@ __all__ = ["ComponentSelection", "select_n_components"]
 class ComponentSelection(NamedTuple):
     """What :func:`select_n_components` returns."""
 
-    #: One row per (``n_components``, ``start``): ``seed``, ``log_likelihood``, ``bic``,
-    #: ``aic``, ``laplace`` (when the estimator has it), ``n_iter``, ``converged``, ``cpu_s``.
-    starts: pd.DataFrame
-    #: One row per ``n_components``: ``best_start``, the start with the highest
-    #: log-likelihood (the one ``n_init`` would keep), its log-likelihood and criteria,
-    #: and for each criterion its ``_spread`` over the starts (worst minus best).
-    summary: pd.DataFrame
-    #: The criterion's choice of ``n_components`` from the kept starts, per criterion.
+    starts: "pandas.DataFrame"
+    """One row per (``n_components``, ``start``): ``seed``, ``log_likelihood``, ``bic``,
+    ``aic``, ``laplace`` (when the estimator has it), ``n_iter``, ``converged``, ``cpu_s``."""
+    summary: "pandas.DataFrame"
+    """One row per ``n_components``: ``best_start``, the start with the highest
+    log-likelihood (the one ``n_init`` would keep), its log-likelihood and criteria, and for
+    each criterion its ``_spread`` over the starts (worst minus best)."""
     chosen: dict
-    #: The fitted model of the kept start, per ``n_components``.
+    """The ``n_components`` each criterion picks from the kept starts."""
     models: dict
-    #: Every fitted model, per ``(n_components, start)``.
+    """The fitted model of the kept start, per ``n_components``."""
     fits: dict
+    """Every fitted model, per ``(n_components, start)``."""
 
 
 def select_n_components(estimator, X, n_components=range(1, 9), n_starts=5, random_state=0,
