@@ -636,6 +636,11 @@ class DirichletMultinomialMixture(_DiscreteMixture):
     * The M-step skips samples whose responsibility is below 1e-12 (they change ``Q`` by
       less than 1e-12 of their log-likelihood), which makes it about K times cheaper.
 
+    Outcome there, K = 1..8: at least as high a likelihood as the best of three ``dmn``
+    seeds at every K but 6 and 7, where it is 0.054 nats per sample lower, for about a
+    twelfth of ``dmn``'s CPU time. A fit at K = 6 or 7 may need more starts
+    (``n_init``) or several seeds to reach that optimum.
+
     Parameters
     ----------
     n_components : int, default=1
