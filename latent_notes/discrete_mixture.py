@@ -620,7 +620,7 @@ class DirichletMultinomialMixture(_DiscreteMixture):
     235 taxa, against Bioconductor's ``dmn``; ``benchmarks/README.md`` has the figures):
 
     * **Eight starts, k-means and random in turn** (``n_init=8``, ``init="mixed"``). EM's
-      local optima differ by up to 0.4 nats per sample at K >= 4, and which kind of start
+      local optima differ by up to 0.6 nats per sample at K >= 4, and which kind of start
       finds the best differs with K: at K = 6, 2 of 8 single k-means starts reached the
       best optimum seen and none of 5 random ones; at K = 4 a random start reached a
       higher optimum than any of 8 k-means starts. One start per K was worse than
