@@ -389,6 +389,7 @@ class _DiscreteMixture(MixtureMixin, DensityMixin, BaseEstimator):
         _check_int(n_samples, "n_samples", 1)
 
     def _check_fit_input(self, X):
+        self._check_em_params()  # n_components & co. before they are compared with X
         X = self._validate(X, reset=True)
         if X.shape[0] < self.n_components:
             raise ValueError(

@@ -16,9 +16,12 @@ import numpy as np
 import pandas as pd
 from sklearn.base import clone
 
+from ._validation import check_int
 from .em import ConvergenceWarning, check_random_state
 
 __all__ = ["ComponentSelection", "select_n_components"]
+
+_CRITERIA = ("bic", "aic", "laplace")
 
 
 class ComponentSelection(NamedTuple):
@@ -55,8 +58,9 @@ def select_n_components(estimator, X, n_components=range(1, 9), n_starts=5, rand
     random_state : int or numpy.random.Generator
         Draws the starts' seeds.
     criteria : tuple of str
-        Methods of the fitted estimator called with ``X`` (lower is better); one the
-        estimator lacks (``laplace`` for a Gaussian mixture) is skipped.
+        Among ``"bic"``, ``"aic"`` and ``"laplace"``: methods of the fitted estimator
+        called with ``X`` (lower is better); one the estimator lacks (``laplace`` for a
+        Gaussian mixture) is skipped.
 
     Returns
     -------
@@ -65,11 +69,22 @@ def select_n_components(estimator, X, n_components=range(1, 9), n_starts=5, rand
         (the ``K`` each criterion picks from the kept starts), ``models`` (the kept fit per
         ``K``) and ``fits`` (every fit).
     """
-    Ks = [int(K) for K in n_components]
-    if not Ks or min(Ks) < 1:
-        raise ValueError(f"n_components must be positive ints; got {list(n_components)!r}")
-    if isinstance(n_starts, bool) or not isinstance(n_starts, (int, np.integer)) or n_starts < 1:
-        raise ValueError(f"n_starts must be an int >= 1; got {n_starts!r}")
+    if not hasattr(estimator, "get_params") or not hasattr(estimator, "set_params"):
+        raise TypeError("estimator must be an unfitted scikit-learn-style mixture (with "
+                        f"get_params/set_params); got {type(estimator).__name__}")
+    if isinstance(n_components, (str, bytes)) or not np.iterable(n_components):
+        raise TypeError("n_components must be an iterable of ints (e.g. range(1, 9)); got "
+                        f"{n_components!r}")
+    Ks = [check_int(K, "n_components", minimum=1) for K in n_components]
+    if not Ks:
+        raise ValueError("n_components is empty; give at least one number of components")
+    n_starts = check_int(n_starts, "n_starts", minimum=1)
+    if isinstance(criteria, (str, bytes)) or not np.iterable(criteria):
+        raise TypeError(f"criteria must be a tuple of names such as ('bic', 'aic'); got {criteria!r}")
+    criteria = list(criteria)
+    unknown = [c for c in criteria if c not in _CRITERIA]
+    if unknown:
+        raise ValueError(f"criteria must be among {_CRITERIA}; got {unknown!r}")
     seeds = check_random_state(random_state).integers(2**31 - 1, size=n_starts)
     criteria = [c for c in criteria if hasattr(estimator, c)]
     rows, fits = [], {}

@@ -892,3 +892,14 @@ def check_log_prob_is_normalised(kind="plain"):
     grids = torch.tensor(list(itertools.product(range(3), repeat=4))).view(-1, 2, 2)
     total = torch.logsumexp(model.log_prob(grids).double(), 0).exp()
     assert abs(total.item() - 1.0) < 1e-5, f"sum of p(x) over all grids is {total.item()}"
+
+
+# scikit-learn 1.9's sparse-input checks assert the shape of predict_proba through
+# ``tags.classifier_tags.multi_class``, which is None for a density estimator: the check
+# itself raises AttributeError after fit and predict on the sparse table have succeeded.
+# Sparse input is tested in tests/test_count_models.py (sparse tables give the dense fit).
+_SPARSE_CHECK = "the check reads classifier_tags, None for a density estimator"
+SKLEARN_EXPECTED_FAILURES = {
+    "cat": {"check_estimator_sparse_matrix": _SPARSE_CHECK, "check_estimator_sparse_array": _SPARSE_CHECK},
+    "dmm": {"check_estimator_sparse_matrix": _SPARSE_CHECK, "check_estimator_sparse_array": _SPARSE_CHECK},
+}
