@@ -72,7 +72,10 @@ class TorchData:
 
     def __init__(self, X, device, covariance_type):
         self.device = resolve_device(device)
-        self.X = torch.as_tensor(np.asarray(X, dtype=np.float64)).to(self.device)
+        X = np.asarray(X, dtype=np.float64)
+        # as_tensor shares a writable array's memory on the CPU (no copy); torch
+        # needs a copy of a read-only one.
+        self.X = (torch.as_tensor(X) if X.flags.writeable else torch.tensor(X)).to(self.device)
         self.spherical = covariance_type == "spherical"
         self.chunk = CHUNK_ROWS[self.device.type]
 
