@@ -126,14 +126,25 @@ def _row_max(a):
     return np.maximum.reduce([a[:, k] for k in range(a.shape[1])])
 
 
-def _responsibilities(log_joint):
-    """E-step returning ``(resp, log_px)`` with a single exponential (the fast path)."""
+def _responsibilities(log_joint, overwrite=False):
+    """E-step returning ``(resp, log_px)`` with a single exponential (the fast path).
+
+    With ``overwrite=True`` the responsibilities are computed in the memory of
+    ``log_joint`` (for a temporary the caller owns: one ``(n, K)`` array, not three).
+    """
     top = _row_max(log_joint)
-    top = np.where(np.isfinite(top), top, 0.0)
-    unnormalised = np.exp(log_joint - top[:, None])
+    top[~np.isfinite(top)] = 0.0
+    if overwrite:
+        unnormalised = np.subtract(log_joint, top[:, None], out=log_joint)
+        np.exp(unnormalised, out=unnormalised)
+    else:
+        unnormalised = np.exp(log_joint - top[:, None])
     total = unnormalised @ np.ones(log_joint.shape[1])  # row sums, as one BLAS call
     with np.errstate(divide="ignore"):
         log_px = np.log(total) + top
+    if overwrite:
+        unnormalised /= total[:, None]
+        return unnormalised, log_px
     return unnormalised / total[:, None], log_px
 
 

@@ -85,7 +85,7 @@ class TorchData:
     def _prepared(self, model):
         p = model._gaussian_prepared()
         return {name: self._tensor(getattr(p, name))
-                for name in ("means", "prec", "prec_kd", "shift", "cross", "m2", "const")}
+                for name in ("means", "prec", "prec_kd", "prec_t", "shift", "cross", "m2", "const")}
 
     def _chunk_log_joint(self, p, Xb):
         Xc = Xb - p["shift"]
@@ -94,7 +94,7 @@ class TorchData:
             x2 = sq[:, None] * p["prec"]
         else:
             sq = Xc * Xc
-            x2 = sq @ p["prec"].T
+            x2 = sq @ p["prec_t"]
         maha = torch.addmm(x2 + p["m2"], Xc, p["cross"]).clamp_(min=0.0)
         rounding = 8 * _EPS * (x2.max(dim=0).values + p["m2"])
         flagged = torch.nonzero(~(rounding <= 1e-10)).flatten().tolist()
