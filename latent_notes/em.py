@@ -38,7 +38,7 @@ __all__ = [
 class ConvergenceWarning(_SklearnConvergenceWarning):
     """Raised as a warning when EM stops at ``max_iter`` before converging.
 
-    A subclass of :class:`sklearn.exceptions.ConvergenceWarning`, so that a filter on
+    A subclass of ``sklearn.exceptions.ConvergenceWarning``, so that a filter on
     scikit-learn's warning (``warnings.simplefilter("ignore", ConvergenceWarning)``
     with scikit-learn's class) also catches ours.
     """
@@ -291,11 +291,11 @@ class EMMixin:
         return history, False
 
     def _expectation(self, data):
-        """E-step of the loop: ``(resp, log_lik)`` by default (see :meth:`_run_em`)."""
+        """E-step of the loop: ``(resp, log_lik)`` by default (see ``_run_em``)."""
         return self._e_step(data)
 
     def _maximization(self, summary, data):
-        """M-step of the loop, from what :meth:`_expectation` returned."""
+        """M-step of the loop, from what ``_expectation`` returned."""
         self._m_step(summary, *data)
 
     def _nonfinite_hint(self):

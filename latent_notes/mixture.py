@@ -35,7 +35,7 @@ def kmeans(X, n_clusters, random_state=None, max_iter=100):
     """Lloyd's k-means with k-means++ seeding.
 
     The chapters' own k-means, used to start the discrete mixtures. The Gaussian
-    mixtures start from scikit-learn's :class:`~sklearn.cluster.KMeans` instead
+    mixtures start from scikit-learn's ``sklearn.cluster.KMeans`` instead
     (compiled, and as fast as scikit-learn's own mixtures at every ``n``).
 
     Parameters
@@ -93,12 +93,12 @@ _EPS = np.finfo(float).eps
 
 
 def _chunk_rows(d):
-    """Rows per chunk for ``d`` features: :data:`CHUNK_ROWS`, fewer for wide data."""
+    """Rows per chunk for ``d`` features: ``CHUNK_ROWS``, fewer for wide data."""
     return min(CHUNK_ROWS, max(1024, (1 << 17) // max(d, 1)))
 
 
 def _row_chunks(n, size=None):
-    """Consecutive slices of at most ``size`` (default :data:`CHUNK_ROWS`) rows covering ``range(n)``."""
+    """Consecutive slices of at most ``size`` (default ``CHUNK_ROWS``) rows covering ``range(n)``."""
     size = CHUNK_ROWS if size is None else size
     for start in range(0, n, size):
         yield slice(start, min(start + size, n))
@@ -176,7 +176,7 @@ class GaussianComponentsMixin:
     Used by :class:`GaussianMixture` and
     :class:`latent_notes.gmlc.GaussianMixtureLinearClassifier`.
 
-    Every computation over the samples runs over chunks of :data:`CHUNK_ROWS` rows,
+    Every computation over the samples runs over chunks of ``CHUNK_ROWS`` rows,
     so its cost is linear in ``n`` and its temporaries are bounded (see
     :class:`GaussianMixture` for the memory bound).
     """
@@ -249,7 +249,7 @@ class GaussianComponentsMixin:
         r""":math:`\log p(z_i = k \mid x_i)` from the Gaussian part, finite for every finite ``x``.
 
         Rows far from every component (squared distances beyond :math:`10^{12}` variances,
-        up to overflowing float64) are computed by :func:`_far_log_posterior`, from
+        up to overflowing float64) are computed by ``_far_log_posterior``, from
         differences between components, instead of from each log density.
         """
         log_joint = self._gaussian_log_joint(X)
@@ -261,7 +261,7 @@ class GaussianComponentsMixin:
         return log_resp
 
     def _gaussian_statistics(self, X, resp_of, shift):
-        """Accumulate :class:`_Statistics` chunk by chunk from ``resp_of(rows)``."""
+        """Accumulate ``_Statistics`` chunk by chunk from ``resp_of(rows)``."""
         K, d = self.n_components, X.shape[1]
         spherical = self.covariance_type == "spherical"
         nk, s1 = np.zeros(K), np.zeros((K, d))
@@ -328,12 +328,16 @@ class GaussianComponentsMixin:
             lost = np.any(mean_sq * 1e-8 > per, axis=1)
         # ... except where that difference has lost more than 8 of its 16 digits: there,
         # from the differences themselves (one more pass over the data, for those components).
-        for k in np.flatnonzero(lost):
-            acc = np.zeros(d)
+        redo = np.flatnonzero(lost)
+        if redo.size:
+            acc = np.zeros((redo.size, d))
             for rows in _row_chunks(X.shape[0], _chunk_rows(X.shape[1])):
-                diff = X[rows] - means[k]
-                acc += stats.resp_of(rows)[:, k] @ (diff * diff)
-            per[k] = (acc.sum() if self.covariance_type == "spherical" else acc) / nk_exact[k]
+                Xb, r = X[rows], stats.resp_of(rows)
+                for j, k in enumerate(redo):
+                    diff = Xb - means[k]
+                    acc[j] += r[:, k] @ (diff * diff)
+            for j, k in enumerate(redo):
+                per[k] = (acc[j].sum() if self.covariance_type == "spherical" else acc[j]) / nk_exact[k]
         if self.covariance_type == "spherical":
             var = per / d  # errata 6: divide by d * sum_i tau_ik
         else:
@@ -495,13 +499,13 @@ class GaussianMixture(GaussianComponentsMixin, MixtureMixin, DensityMixin, BaseE
     Notes
     -----
     *Cost and memory.* Each EM iteration is one pass over the data in chunks of
-    :data:`CHUNK_ROWS` rows (2**14): per chunk, the log joint by two matrix
+    ``CHUNK_ROWS`` rows (2**14): per chunk, the log joint by two matrix
     products, the responsibilities, and the sufficient statistics
     :math:`\sum_i \tau_{ik}`, :math:`\sum_i \tau_{ik} x_i`, :math:`\sum_i \tau_{ik} (x_i - c)^2`
     (three more), so the time is linear in ``n``, and no ``(n, K)`` responsibility
     matrix is ever held. Memory above the data during the EM iterations of :meth:`fit`
     is bounded by the chunk's temporaries, at most ``8 * CHUNK_ROWS * (2 d + 3 K)``
-    bytes (4.6 MB for ``d = 10``, ``K = 5``; 4.0 MB measured with :mod:`tracemalloc`,
+    bytes (4.6 MB for ``d = 10``, ``K = 5``; 4.0 MB measured with ``tracemalloc``,
     the same for ``n = 2**16`` and ``2**18``), plus ``8 * CHUNK_ROWS * 2 d`` in a chunk
     where the exact fallback below runs, whatever ``n``. The exceptions are the start:
     ``init_params="kmeans"`` runs scikit-learn's ``KMeans``, which copies the data
@@ -517,7 +521,7 @@ class GaussianMixture(GaussianComponentsMixin, MixtureMixin, DensityMixin, BaseE
     component whose :math:`E[x^2] - \mu^2` lost more than 8 digits, at the price of one
     more pass over the data in that iteration. On well-scaled data neither fires.
     If the log-likelihood still falls by more than rounding (``1e-9`` relative), the
-    fit is reported as not converged, with a :class:`~latent_notes.ConvergenceWarning`.
+    fit is reported as not converged, with a :class:`~latent_notes.em.ConvergenceWarning`.
 
     Attributes
     ----------
