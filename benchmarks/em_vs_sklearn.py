@@ -134,6 +134,7 @@ def child(spec):
     peak = _status_bytes("VmHWM")
     result["time_s"] = float(np.median(times))
     result["peak_above_mb"] = (peak - base) / 1e6
+    result["n_iter"] = int(model.n_iter_)
     # The same fit once more, untimed, under tracemalloc: the peak of the memory numpy
     # allocates (arrays; not BLAS's own buffers), which RSS hides when freed pages are reused.
     import tracemalloc
@@ -150,7 +151,6 @@ def child(spec):
         model.fit(X)
         result["traced_peak_mb"] = tracemalloc.get_traced_memory()[1] / 1e6
         tracemalloc.stop()
-    result["n_iter"] = int(model.n_iter_)
     # after the peak was read: scoring holds (n, K) arrays
     result["score"] = float(model.score(X))
     print(json.dumps(result))
