@@ -17,8 +17,9 @@ max_iter=30)`` of 1e6 x 10 points, its initialisation timed apart, against sciki
 default fit with the same arguments; and the torch backend on the CPU (and CUDA when
 present) against the NumPy path.
 
-Run by hand, not by the test suite:  python benchmarks/em_vs_sklearn.py   (about 40 min on
-2 cores; ``--sizes 1000 10000`` for a quick look)
+Run by hand, not by the test suite:  python benchmarks/em_vs_sklearn.py   (long: scikit-learn's
+fits at 1e7 take over 14 minutes each on a busy 2-core machine; ``--sizes 1000 10000`` for a
+quick look; ``--exactness-cost`` times the exact fallbacks alone)
 """
 
 import argparse
@@ -156,6 +157,45 @@ def child(spec):
     print(json.dumps(result))
 
 
+def exactness_cost():
+    """What the exact fallbacks cost: one E-step pass and one M-step, with and without them."""
+    import time
+
+    from latent_notes import GaussianMixture
+
+    rng = np.random.default_rng(0)
+    n, d, k = 400_000, 10, 5
+    X = rng.normal(size=(n, d)) + rng.integers(0, k, size=(n, 1)) * 3.0
+    far = rng.random(n) < 0.2
+    X_far = X.copy()
+    X_far[far] = 1e8 + 1e-4 * rng.normal(size=(far.sum(), d))
+
+    def model(var0=1.0, mean0=0.0):
+        gm = GaussianMixture(k, covariance_type="diag", var_floor=0.0)
+        gm.weights_ = np.full(k, 1 / k)
+        gm.means_ = np.arange(k)[:, None] * 3.0 + np.zeros((1, d))
+        gm.means_[0] = mean0
+        gm.variances_ = np.ones((k, d))
+        gm.variances_[0] = var0
+        return gm
+
+    print(f"\nExact fallbacks, n={n:,}, d={d}, K={k}, diag; best of 5\n")
+    print("| case | E-step pass (ms) | M-step (ms) |")
+    print("|---|---|---|")
+    cases = [("well-scaled (no fallback)", X, {}),
+             ("one component at variance 1e-12 (E-step fallback)", X, {"var0": 1e-12}),
+             ("a component of spread 1e-4 at 1e8 (both fallbacks)", X_far, {"var0": 1e-8, "mean0": 1e8})]
+    for name, data, kw in cases:
+        gm, best_e, best_m = model(**kw), np.inf, np.inf
+        for _ in range(5):
+            t0 = time.perf_counter()
+            stats, _ = gm._gaussian_e_pass(data)
+            t1 = time.perf_counter()
+            model(**kw)._gaussian_m_step_from(stats, data)
+            best_e, best_m = min(best_e, t1 - t0), min(best_m, time.perf_counter() - t1)
+        print(f"| {name} | {best_e * 1e3:.0f} | {best_m * 1e3:.1f} |")
+
+
 def run(spec):
     out = subprocess.run([sys.executable, __file__, "--child", json.dumps(spec)],
                          capture_output=True, text=True, check=True)
@@ -183,10 +223,15 @@ def main():
     parser.add_argument("--covariance-types", nargs="+", default=["spherical", "diag"])
     parser.add_argument("--extras", action=argparse.BooleanOptionalAction, default=True,
                         help="also the default 1e6 fit and the torch backend")
+    parser.add_argument("--exactness-cost", action="store_true",
+                        help="only time the exact fallbacks (one E-step and M-step, n=4e5)")
     parser.add_argument("--child", help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.child:
         child(json.loads(args.child))
+        return
+    if args.exactness_cost:
+        exactness_cost()
         return
 
     print(machine())
