@@ -60,9 +60,12 @@ browser-test: $(STAMP)
 ## check: what CI runs (test, book, browser-test)
 check: test book browser-test
 
-## bench: every benchmark of benchmarks/README.md, by hand (about 25 minutes on 2 cores)
+## bench: every benchmark of benchmarks/README.md, by hand (over an hour on 2 cores)
+# The EM sweep is the longest (n up to 1e7; scikit-learn's 30-iteration fits at 1e7 took over
+# 14 minutes each on a busy 2-core machine); a quick look: make bench EM_BENCH_ARGS="--sizes 1000 10000 --no-extras"
+EM_BENCH_ARGS ?=
 bench: $(STAMP)
-	$(PY) benchmarks/em_vs_sklearn.py
+	$(PY) benchmarks/em_vs_sklearn.py $(EM_BENCH_ARGS)
 	$(PY) benchmarks/gmlc_solvers.py
 	$(PY) benchmarks/pixelcnn_sampling.py
 	$(PY) benchmarks/chapter_runtime.py

@@ -21,6 +21,7 @@ import numbers
 import warnings
 
 import numpy as np
+from sklearn.exceptions import ConvergenceWarning as _SklearnConvergenceWarning
 
 __all__ = [
     "ConvergenceWarning",
@@ -34,8 +35,13 @@ __all__ = [
 ]
 
 
-class ConvergenceWarning(UserWarning):
-    """Raised as a warning when EM stops at ``max_iter`` before converging."""
+class ConvergenceWarning(_SklearnConvergenceWarning):
+    """Raised as a warning when EM stops at ``max_iter`` before converging.
+
+    A subclass of ``sklearn.exceptions.ConvergenceWarning``, so that a filter on
+    scikit-learn's warning (``warnings.simplefilter("ignore", ConvergenceWarning)``
+    with scikit-learn's class) also catches ours.
+    """
 
 
 def check_random_state(seed):
@@ -96,8 +102,17 @@ def e_step_from_log_joint(log_joint):
     log_px : ndarray of shape (n_samples,)
         :math:`\log p(x_i \mid \theta)` (eq. :math:numref:`em-marginal`).
     """
-    log_px = logsumexp(log_joint, axis=1)
-    return log_joint - log_px[:, None], log_px
+    log_joint = np.asarray(log_joint)
+    top = np.max(log_joint, axis=1, keepdims=True)
+    top = np.where(np.isfinite(top), top, 0.0)
+    # Normalise in the shifted space: with log_joint near the largest float,
+    # log_joint - (log_px) would lose the log of the row sum to rounding
+    # (rows of [1e308, 1e308] would get responsibilities 1 and 1).
+    shifted = log_joint - top
+    with np.errstate(divide="ignore"):
+        log_norm = np.log(np.sum(np.exp(shifted), axis=1, keepdims=True))
+    log_px = np.squeeze(log_norm + top, axis=1)
+    return shifted - log_norm, log_px
 
 
 def _row_max(a):
@@ -111,14 +126,25 @@ def _row_max(a):
     return np.maximum.reduce([a[:, k] for k in range(a.shape[1])])
 
 
-def _responsibilities(log_joint):
-    """E-step returning ``(resp, log_px)`` with a single exponential (the fast path)."""
+def _responsibilities(log_joint, overwrite=False):
+    """E-step returning ``(resp, log_px)`` with a single exponential (the fast path).
+
+    With ``overwrite=True`` the responsibilities are computed in the memory of
+    ``log_joint`` (for a temporary the caller owns: one ``(n, K)`` array, not three).
+    """
     top = _row_max(log_joint)
-    top = np.where(np.isfinite(top), top, 0.0)
-    unnormalised = np.exp(log_joint - top[:, None])
+    top[~np.isfinite(top)] = 0.0
+    if overwrite:
+        unnormalised = np.subtract(log_joint, top[:, None], out=log_joint)
+        np.exp(unnormalised, out=unnormalised)
+    else:
+        unnormalised = np.exp(log_joint - top[:, None])
     total = unnormalised @ np.ones(log_joint.shape[1])  # row sums, as one BLAS call
     with np.errstate(divide="ignore"):
         log_px = np.log(total) + top
+    if overwrite:
+        unnormalised /= total[:, None]
+        return unnormalised, log_px
     return unnormalised / total[:, None], log_px
 
 
@@ -221,8 +247,23 @@ class EMMixin:
         self.log_likelihood_history_ = np.asarray(history)
         self.log_likelihood_ = float(history[-1])
         self.n_iter_ = len(history) - 1
+        drops = _decreases(self.log_likelihood_history_)
+        if drops.size:
+            # EM cannot lower the log-likelihood (eq. em-monotone); a fall beyond
+            # rounding means the arithmetic lost precision, so nothing converged.
+            worst = int(drops[np.argmin(np.diff(self.log_likelihood_history_)[drops])])
+            fall = history[worst] - history[worst + 1]
+            converged = False
+            warnings.warn(
+                f"the log-likelihood decreased by {fall:.3g} at EM iteration {worst + 1}, which "
+                "exact EM cannot do: float64 lost precision on these data (for example values "
+                "spanning many orders of magnitude); the fit is not converged and its "
+                "parameters may be wrong. Rescale the data or remove the extreme values.",
+                ConvergenceWarning,
+                stacklevel=3,
+            )
         self.converged_ = converged
-        if not converged:
+        if not converged and not drops.size:
             warnings.warn(
                 f"EM did not converge in max_iter={self.max_iter} iterations "
                 f"(tol={self.tol}); raise max_iter or tol, or check the data.",
@@ -232,29 +273,58 @@ class EMMixin:
         return self
 
     def _run_em(self, data):
-        """One EM run from the current parameters; returns (history, converged)."""
-        resp, log_lik = self._e_step(data)
+        """One EM run from the current parameters; returns (history, converged).
+
+        ``_expectation`` returns what ``_maximization`` needs (by default the
+        ``(n, K)`` responsibilities; a model may return sufficient statistics
+        accumulated chunk by chunk instead) and the log-likelihood.
+        """
+        summary, log_lik = self._expectation(data)
         history = [log_lik]
         for _ in range(self.max_iter):
-            self._m_step(resp, *data)  # M-step
-            resp, log_lik = self._e_step(data)  # E-step
+            self._maximization(summary, data)  # M-step
+            summary, log_lik = self._expectation(data)  # E-step
             history.append(log_lik)
             previous, current = history[-2], history[-1]
             if abs(current - previous) <= self.tol * abs(previous):
                 return history, True
         return history, False
 
+    def _expectation(self, data):
+        """E-step of the loop: ``(resp, log_lik)`` by default (see ``_run_em``)."""
+        return self._e_step(data)
+
+    def _maximization(self, summary, data):
+        """M-step of the loop, from what ``_expectation`` returned."""
+        self._m_step(summary, *data)
+
+    def _nonfinite_hint(self):
+        """Why the log-likelihood may have left float64's range; models may say more."""
+        return (
+            "the model may have collapsed on the data (for example a component on "
+            "duplicated points with a zero variance floor), or the data may be so large "
+            "that their squares overflow float64"
+        )
+
+    def _check_log_likelihood(self, log_lik):
+        if not np.isfinite(log_lik):
+            raise FloatingPointError(f"the log-likelihood is {log_lik}: {self._nonfinite_hint()}")
+        return log_lik
+
     def _e_step(self, data):
         """E-step: the responsibilities and ``log p(X | theta)``, which must be finite."""
         resp, log_px = _responsibilities(self._log_joint(*data))
         log_lik = float(np.sum(log_px)) + self._log_prior()
-        if not np.isfinite(log_lik):
-            raise FloatingPointError(
-                f"the log-likelihood is {log_lik}: the model collapsed on the data "
-                "(for example a component on duplicated points with a zero variance "
-                "floor); use a positive variance floor or fewer components"
-            )
-        return resp, log_lik
+        return resp, self._check_log_likelihood(log_lik)
+
+
+def _decreases(history):
+    """Iterations (indices into ``np.diff(history)``) where the log-likelihood fell beyond rounding."""
+    history = np.asarray(history, dtype=float)
+    if history.size < 2:
+        return np.zeros(0, dtype=int)
+    slack = 1e-9 * np.maximum(1.0, np.abs(history[:-1]))
+    return np.flatnonzero(np.diff(history) < -slack)
 
 
 class MixtureMixin(EMMixin):

@@ -573,6 +573,96 @@ def check_em_is_monotone():
             assert_monotone_fit(seed, 60, 2, 3, covariance_type, "random_from_data", offset=offset)
 
 
+def check_chunked_pass():
+    """The fused chunked E-step (what ``fit`` runs) equals the E-step and sums written by hand.
+
+    On ``2.5 * CHUNK_ROWS`` rows, so that the statistics add up over three chunks: ``N_k``,
+    ``sum_i tau_ik x_i``, ``sum_i tau_ik (x_i - c)^2`` and ``log p(X)``.
+    """
+    rng = np.random.default_rng(11)
+    n = int(2.5 * mixture.CHUNK_ROWS)
+    X = rng.normal(0, 3, size=(n, 2)) + 5.0
+    for covariance_type in ("spherical", "diag"):
+        gm = random_mixture(rng, 3, 2, covariance_type)
+        cov = [np.eye(2) * v if covariance_type == "spherical" else np.diag(v) for v in gm.variances_]
+        joint = np.column_stack([np.log(w) + stats.multivariate_normal(m, c).logpdf(X)
+                                 for w, m, c in zip(gm.weights_, gm.means_, cov)])
+        log_px = np.logaddexp.reduce(joint, axis=1)
+        resp = np.exp(joint - log_px[:, None])
+        summary, log_lik = gm._gaussian_e_pass(X)
+        sq = (X - summary.shift) ** 2
+        assert np.isclose(log_lik, log_px.sum(), rtol=1e-12)
+        np.testing.assert_allclose(summary.nk, resp.sum(axis=0), rtol=1e-10)
+        np.testing.assert_allclose(summary.s1, resp.T @ X, rtol=1e-10)
+        expected_s2 = resp.T @ (sq.sum(axis=1) if covariance_type == "spherical" else sq)
+        np.testing.assert_allclose(summary.s2, expected_s2, rtol=1e-10)
+        np.testing.assert_allclose(summary.resp_of(slice(n - 7, n)), resp[n - 7:], atol=1e-12)
+
+
+def check_far_component_is_exact():
+    """A component far from the rest is fitted as exactly as float64 allows (issue 18).
+
+    ``[[1.76e14], [0], [1]]`` with two components: ``{0, 1}`` (mean 0.5, variance 0.25) and
+    the far point alone (its variance at the floor); the history never decreases.
+    """
+    X = np.array([[1.76e14], [0.0], [1.0]])
+    for covariance_type in ("spherical", "diag"):
+        gm = mixture.GaussianMixture(2, covariance_type=covariance_type, random_state=0)
+        with warnings.catch_warnings():
+            warnings.simplefilter("error", em.ConvergenceWarning)
+            gm.fit(X)
+        order = np.argsort(gm.means_[:, 0])
+        np.testing.assert_array_equal(gm.means_[order, 0], [0.5, 1.76e14])
+        np.testing.assert_allclose(np.ravel(gm.variances_)[order], [0.25, 1e-6], rtol=1e-12)
+        assert gm.converged_
+        assert np.all(np.diff(gm.log_likelihood_history_) >= 0)
+
+
+def check_far_points():
+    """Posteriors of far but finite points are finite and right (issue 18).
+
+    Far from every component the widest one wins (the quadratic terms decide); between
+    components of equal variances, the one whose mean lies furthest towards the point
+    (the linear term decides). Rows at moderate distances, computed by the far-point
+    formula, agree with the ordinary E-step.
+    """
+    rng = np.random.default_rng(12)
+    for covariance_type in ("spherical", "diag"):
+        gm = random_mixture(rng, 4, 3, covariance_type)
+        far = np.array([[1e160, 0, 0], [1e300, 1e300, 1e300], [-1e100, 1e3, 0], [1.7e308, -1.7e308, 0]])
+        proba = gm.predict_proba(far)
+        assert np.all(np.isfinite(proba)) and np.allclose(proba.sum(axis=1), 1.0)
+        if covariance_type == "spherical":
+            np.testing.assert_array_equal(gm.predict(far), np.argmax(gm.variances_))
+        else:  # along the first axis, the widest along that axis
+            assert gm.predict(far[:1])[0] == np.argmax(gm.variances_[:, 0])
+        gm.variances_ = np.ones_like(gm.variances_)
+        directions = np.array([[1.0, 0, 0], [0, -1.0, 0], [1.0, 1.0, -1.0]])
+        for scale in (1e20, 1e160, 1e300):
+            np.testing.assert_array_equal(gm.predict(scale * directions),
+                                          np.argmax(gm.means_ @ directions.T, axis=0))
+        near = rng.normal(size=(100, 3)) * np.logspace(0, 1.5, 100)[:, None]
+        np.testing.assert_allclose(np.exp(mixture._far_log_posterior(gm, near)),
+                                   np.exp(em.e_step_from_log_joint(gm.log_joint(near))[0]), atol=1e-9)
+
+
+def check_torch_backend_equals_numpy():
+    """``backend="torch"`` (float64, CPU) runs the NumPy path's EM: same fit to 1e-6."""
+    rng = np.random.default_rng(13)
+    X = np.concatenate([rng.normal(size=(9000, 3)) + c for c in ([0, 0, 0], [2, 1, 0], [-1, 2, 4])])
+    for covariance_type in ("spherical", "diag"):
+        kw = dict(covariance_type=covariance_type, init_params="random", tol=0, max_iter=15,
+                  random_state=0)
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", em.ConvergenceWarning)
+            ours = mixture.GaussianMixture(3, **kw).fit(X)
+            torch_fit = mixture.GaussianMixture(3, backend="torch", device="cpu", **kw).fit(X)
+        np.testing.assert_allclose(torch_fit.log_likelihood_history_, ours.log_likelihood_history_,
+                                   rtol=1e-10)
+        for name in ("weights_", "means_", "variances_"):
+            np.testing.assert_allclose(getattr(torch_fit, name), getattr(ours, name), atol=1e-6)
+
+
 # ===========================================================================
 # Discrete mixtures (discrete_mixture.py)
 # ===========================================================================
