@@ -148,6 +148,20 @@ def _responsibilities(log_joint, overwrite=False):
     return unnormalised / total[:, None], log_px
 
 
+def _check_joint_and_resp(log_joint, resp):
+    """Both as 2-D float arrays of one shape; ``log_joint`` may hold -inf (probability 0)."""
+    log_joint = np.asarray(log_joint, dtype=float)
+    resp = np.asarray(resp, dtype=float)
+    if log_joint.ndim != 2 or resp.shape != log_joint.shape:
+        raise ValueError("log_joint and resp must be 2-D arrays of one shape (n_samples, "
+                         f"n_components); got {log_joint.shape} and {resp.shape}")
+    if np.isnan(log_joint).any() or (log_joint == np.inf).any():
+        raise ValueError("log_joint contains NaN or +inf")
+    if not np.all(np.isfinite(resp)) or resp.min(initial=0.0) < 0:
+        raise ValueError("resp must hold finite, non-negative responsibilities")
+    return log_joint, resp
+
+
 def q_function(log_joint, resp):
     r""":math:`Q(\hat\theta, \theta) = \sum_{i,k} \mathrm{resp}_{ik} \log p(x_i, z_i = k \mid \theta)`.
 
@@ -163,6 +177,7 @@ def q_function(log_joint, resp):
     float
         The expected complete-data log-likelihood, eq. :math:numref:`em-q`.
     """
+    log_joint, resp = _check_joint_and_resp(log_joint, resp)
     # 0 * (-inf) must count as 0: a component with zero responsibility adds nothing.
     mask = resp > 0
     return float(np.sum(resp[mask] * log_joint[mask]))
@@ -176,6 +191,7 @@ def posterior_cross_entropy(log_joint, resp):
     holds for *every* pair (eq. :math:numref:`em-decomposition`), and Gibbs' inequality
     gives :math:`H(\hat\theta, \theta) \ge H(\hat\theta, \hat\theta)`.
     """
+    log_joint, resp = _check_joint_and_resp(log_joint, resp)
     log_post, _ = e_step_from_log_joint(log_joint)
     return -q_function(log_post, resp)
 

@@ -19,7 +19,7 @@ import torch
 
 from .mixture import _Statistics
 
-__all__ = ["TorchData", "resolve_device"]
+__all__ = ["resolve_device"]  # TorchData is the estimator's internal data holder
 
 # Rows per chunk: larger than the NumPy path's, as a GPU needs large kernels to be busy.
 CHUNK_ROWS = {"cpu": 1 << 14, "cuda": 1 << 20}
