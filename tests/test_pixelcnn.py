@@ -280,3 +280,9 @@ def test_sample_leaves_the_training_mode_as_it_was():
 def test_sample_refuses_a_non_bool_naive():
     with pytest.raises(TypeError, match="naive"):
         PixelCNN(3, hidden=4, n_layers=1).sample(2, (2, 2), naive="yes")
+
+
+def test_incremental_sampling_restores_the_thread_count():
+    before = torch.get_num_threads()
+    GatedPixelCNN(3, hidden=4, n_layers=1).sample(2, (2, 3), generator=0)
+    assert torch.get_num_threads() == before
