@@ -212,11 +212,10 @@ class _Autoregressive(nn.Module):
         seed gives the same grids as ``naive=True`` except where rounding
         flips a draw that falls on a boundary (rare). ``naive=True`` runs the
         full network once per position (``H * W`` forward passes), the
-        definition the incremental path is tested against. For 16 grids of
-        28 x 28 with the gated model of ``benchmarks/pixelcnn_sampling.py``
-        the incremental path is much faster (see ``benchmarks/README.md``);
-        on grids no larger than the window (the chapter's 8 x 8 and 4 x 4)
-        both cost about the same.
+        definition the incremental path is tested against. On the CPU the
+        incremental path runs on one thread (its operations are tiny) and
+        the thread count is restored afterwards. Timings of both paths:
+        ``benchmarks/pixelcnn_sampling.py`` and ``benchmarks/README.md``.
 
         Parameters
         ----------
