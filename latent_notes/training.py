@@ -89,6 +89,18 @@ def train(model, loss_fn, train_data, *, epochs=10, batch_size=128, lr=1e-3, wei
     Returns
     -------
     History
+
+    Raises
+    ------
+    FloatingPointError
+        When a training loss is NaN or infinite, naming the epoch and the step
+        where it first happened, or when the validation loss is. The check is
+        made on the device and read at the end of each epoch (reading the loss
+        at every step would make the host wait for a GPU at every step), so
+        the rest of that epoch still runs and the model's parameters are then
+        typically NaN: rebuild it before training again.
+    TypeError
+        When ``loss_fn`` does not return a scalar tensor.
     """
     if not isinstance(model, torch.nn.Module):
         raise TypeError(f"model must be a torch.nn.Module; got {type(model).__name__}")
