@@ -15,7 +15,7 @@ TORCH_INDEX ?= https://download.pytorch.org/whl/cpu
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 
-.PHONY: help book pdf test browser-test check bench clean
+.PHONY: help book pdf test test-gpu browser-test check bench clean
 
 ## help: list the targets
 help:
@@ -52,6 +52,10 @@ pdf: $(STAMP)
 # (conftest.py shares the CPU quota between the parallel workers; see latent_notes.runtime.)
 test: $(STAMP)
 	$(PY) -m pytest -n $(JOBS) --dist loadfile --durations=10
+
+## test-gpu: only the device tests marked gpu (they need a CUDA GPU and skip without one)
+test-gpu: $(STAMP)
+	$(PY) -m pytest -m gpu -p no:xdist tests
 
 ## browser-test: open the built pages in headless Chromium (needs `make book` first)
 browser-test: $(STAMP)

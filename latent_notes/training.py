@@ -39,6 +39,18 @@ def resolve_device(device):
     return check_device(device)
 
 
+def _accumulator_dtype(device):
+    # float64 like the Python floats it replaces; MPS has no float64
+    return torch.float32 if device.type == "mps" else torch.float64
+
+
+def _check_loss(loss):
+    if not isinstance(loss, torch.Tensor) or loss.dim() != 0:
+        raise TypeError("loss_fn must return a scalar torch.Tensor; got "
+                        + (f"shape {tuple(loss.shape)}" if isinstance(loss, torch.Tensor)
+                           else type(loss).__name__))
+
+
 def _show_progress(progress):
     if progress is not None:
         return bool(progress)
@@ -77,6 +89,18 @@ def train(model, loss_fn, train_data, *, epochs=10, batch_size=128, lr=1e-3, wei
     Returns
     -------
     History
+
+    Raises
+    ------
+    FloatingPointError
+        When a training loss is NaN or infinite, naming the epoch and the step
+        where it first happened, or when the validation loss is. The check is
+        made on the device and read at the end of each epoch (reading the loss
+        at every step would make the host wait for a GPU at every step), so
+        the rest of that epoch still runs and the model's parameters are then
+        typically NaN: rebuild it before training again.
+    TypeError
+        When ``loss_fn`` does not return a scalar tensor.
     """
     if not isinstance(model, torch.nn.Module):
         raise TypeError(f"model must be a torch.nn.Module; got {type(model).__name__}")
@@ -114,21 +138,33 @@ def train(model, loss_fn, train_data, *, epochs=10, batch_size=128, lr=1e-3, wei
 
         epochs_iter = tqdm(epochs_iter, desc="training", unit="epoch")
     start = time.perf_counter()
-    for _ in epochs_iter:
+    for epoch in epochs_iter:
         model.train()
         order = torch.randperm(len(train_data), generator=shuffle).to(device)
-        total, count = 0.0, 0
-        for i in range(0, len(train_data), batch_size):
+        # Summed on the device and read once per epoch: a per-step loss.item() would make
+        # the host wait for the GPU at every step.
+        total = torch.zeros((), dtype=_accumulator_dtype(device), device=device)
+        finite = torch.ones((), dtype=torch.bool, device=device)
+        first_bad = torch.full((), -1, dtype=torch.long, device=device)
+        count = 0
+        for step, i in enumerate(range(0, len(train_data), batch_size)):
             batch = train_data[order[i:i + batch_size]]
             loss = loss_fn(model, batch, sampling)
-            if not torch.isfinite(loss):
-                raise FloatingPointError(f"the training loss became {loss.item()}; lower lr")
+            _check_loss(loss)
             optimizer.zero_grad()
             loss.backward()
             optimizer.step()
-            total += loss.item() * len(batch)
+            loss = loss.detach()
+            is_finite = torch.isfinite(loss)
+            first_bad = torch.where(finite & ~is_finite, step, first_bad)
+            finite = finite & is_finite
+            total += loss.to(total.dtype) * len(batch)
             count += len(batch)
-        history.train_loss.append(total / count)
+        if not bool(finite):
+            raise FloatingPointError(
+                f"the training loss became non-finite in epoch {epoch} (step {int(first_bad)}); "
+                "lower lr")
+        history.train_loss.append(float(total) / count)
         if val_data is not None:
             model.eval()
             with torch.no_grad():

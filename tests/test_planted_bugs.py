@@ -232,7 +232,7 @@ BUGS = [
         "if dr < 0 or dc < 0 or", "if dr < 0 or",
         partial(checks.check_receptive_field, "plain")),
     Bug("pixelcnn-gated-vertical-stack-not-linked",
-        "latent_notes.pixelcnn:_GatedLayer.forward",
+        "latent_notes.pixelcnn:_GatedLayer.horizontal_step",
         " + self.link(v_down)", "",
         partial(checks.check_receptive_field, "gated")),
     Bug("pixelcnn-softmax-over-the-wrong-axis",
