@@ -239,7 +239,7 @@ class GaussianComponentsMixin:
     def _gaussian_log_joint(self, X):
         """``log pi_k + log N(x_i | mu_k, Sigma_k)``, unvalidated, shape ``(n, K)``."""
         p = self._gaussian_prepared()
-        out = np.empty((X.shape[0], self.n_components))
+        out = np.empty((X.shape[0], self.weights_.shape[0]))  # the fitted K
         with np.errstate(over="ignore", invalid="ignore"):
             for rows in _row_chunks(X.shape[0], _chunk_rows(X.shape[1])):
                 out[rows] = _chunk_log_joint(p, X[rows])[0]
@@ -281,7 +281,7 @@ class GaussianComponentsMixin:
         Never holds more than one chunk's responsibilities: see :class:`GaussianMixture`.
         """
         p = self._gaussian_prepared()
-        K, d = self.n_components, X.shape[1]
+        K, d = p.const.shape[0], X.shape[1]
         spherical = self.covariance_type == "spherical"
         nk, s1 = np.zeros(K), np.zeros((K, d))
         s2 = np.zeros(K) if spherical else np.zeros((K, d))
@@ -795,7 +795,7 @@ class GaussianMixture(GaussianComponentsMixin, MixtureMixin, DensityMixin, BaseE
                 or n_samples < 1:
             raise ValueError(f"n_samples must be a positive int; got {n_samples!r}")
         rng = check_random_state(self.random_state if random_state is None else random_state)
-        z = rng.choice(self.n_components, size=n_samples, p=self.weights_)
+        z = rng.choice(self.weights_.shape[0], size=n_samples, p=self.weights_)
         std = np.sqrt(self.variances_[z])
         if self.covariance_type == "spherical":
             std = std[:, None]

@@ -307,8 +307,14 @@ def test_25_all_conditionals_in_one_pass(cls):
                 one_at_a_time += log_cond.gather(1, flat[:, i:i + 1]).squeeze(1)
         assert len(calls) == height * width
         calls.clear()
-        model.sample(1, (height, width), generator=0)
-        assert len(calls) == height * width  # sampling: one pass per position
+        body = model._body  # the full network, which sample(naive=True) calls directly
+        passes = []
+        model._body = lambda *args: (passes.append(1), body(*args))[1]
+        naive = model.sample(1, (height, width), generator=0, naive=True)
+        assert len(passes) == height * width  # sampling as written: one pass per position
+        del model._body
+        fast = model.sample(1, (height, width), generator=0)  # only what each position sees
+        assert torch.equal(fast, naive)
     finally:
         hook.remove()
     assert torch.allclose(one_pass, one_at_a_time, atol=1e-5)
