@@ -675,10 +675,10 @@ class DirichletMultinomialMixture(_DiscreteMixture):
     * The M-step skips samples whose responsibility is below 1e-12 (they change ``Q`` by
       less than 1e-12 of their log-likelihood), which makes it about K times cheaper.
 
-    Outcome there, K = 1..8, with ``random_state`` 0, 1 and 2: a likelihood at least as
-    high as the best of three ``dmn`` seeds at every K (equal at K = 1 and 2, higher by
-    0.005 to 0.22 nats per sample at K = 3 to 8, never lower), for 29 to 33 CPU seconds in
-    all against ``dmn``'s 435 per seed (ratios of 13 to 15 in four runs, in one session
+    Outcome there, K = 1..8, with ``random_state`` 0, 1, 2 and 3: a likelihood at least
+    as high as the best of three ``dmn`` seeds at every K (equal at K = 1 and 2, higher by
+    0.005 to 0.23 nats per sample at K = 3 to 8, never lower), for 29 to 36 CPU seconds in
+    all against ``dmn``'s 435 per seed (ratios of 12 to 15 in five runs, in one session
     on a shared two-core machine).
 
     Parameters
