@@ -293,7 +293,7 @@ def _random_table(seed, n, d):
 
 
 @settings(max_examples=25, deadline=None)
-@given(count_tables, st.integers(1, 3), st.sampled_from(["kmeans", "random"]))
+@given(count_tables, st.integers(1, 3), st.sampled_from(["soft-kmeans", "kmeans", "random"]))
 def test_em_log_likelihood_never_decreases(params, K, init):
     X = _random_table(*params)
     model = DirichletMultinomialMixture(K, init=init, n_init=1, random_state=params[0],
@@ -304,7 +304,9 @@ def test_em_log_likelihood_never_decreases(params, K, init):
         warnings.simplefilter("ignore")
         model.fit(X)
     steps = np.diff(model.log_likelihood_history_)
-    assert steps.min() >= -1e-9 * abs(model.log_likelihood_)
+    # rounding is relative to the terms summed, not to the total, which can be ~0 (a table
+    # every type explains with probability ~1): hence the floor of 1 on the scale
+    assert steps.min() >= -1e-9 * max(abs(model.log_likelihood_), 1.0)
     assert np.isclose(model.log_likelihood_, np.sum(model.score_samples(X)), rtol=1e-10)
 
 

@@ -221,3 +221,15 @@ def test_multinomial_coefficient_is_included():
     alpha = np.array([1.0, 1.0])
     # DM with alpha = (1, 1) is uniform over the n + 1 = 4 compositions of 3
     assert np.isclose(dirichlet_multinomial_logpmf(x, alpha)[0], -np.log(4))
+
+
+def test_dm_soft_kmeans_start_same_on_sparse_and_dense():
+    """dmn's kind of start (soft k-means, then EM under its prior) gives one fit whatever the storage."""
+    import scipy.sparse as sp
+
+    X, _ = _count_data()
+    fits = [DirichletMultinomialMixture(3, init="soft-kmeans", n_init=1, random_state=0).fit(data)
+            for data in (X, sp.csr_matrix(X))]
+    assert np.isclose(fits[0].log_likelihood_, fits[1].log_likelihood_, rtol=1e-9)
+    steps = np.diff(fits[0].log_likelihood_history_)
+    assert steps.min() >= -1e-9 * abs(fits[0].log_likelihood_)
