@@ -1,14 +1,14 @@
 """The PyTorch backend of :class:`latent_notes.mixture.GaussianMixture` (``backend="torch"``).
 
-The same chunked pass as the NumPy path (:func:`latent_notes.mixture._chunk_log_joint`
-and :meth:`~latent_notes.mixture.GaussianComponentsMixin._gaussian_e_pass`), written
+The same chunked pass as the NumPy path (``latent_notes.mixture._chunk_log_joint``
+and ``GaussianComponentsMixin._gaussian_e_pass``), written
 with torch operations in float64 on a chosen device: the data are copied to the device
 once per :meth:`~latent_notes.mixture.GaussianMixture.fit`, each E-step returns the
 ``(K,)`` and ``(K, d)`` sufficient statistics to the host, and the M-step (a few
 ``K x d`` operations) runs in NumPy, shared with the NumPy path. The exactness
 fallbacks are the same: the direct form of a squared distance where the expansion's
 rounding could exceed ``1e-10``, and the M-step's second pass where a variance lost
-more than 8 digits (that pass asks :meth:`TorchData.e_pass`'s ``resp_of`` for the
+more than 8 digits (that pass asks ``TorchData.e_pass``'s ``resp_of`` for the
 responsibilities of each chunk, recomputed on the device).
 """
 
@@ -27,7 +27,7 @@ _EPS = float(np.finfo(float).eps)
 
 
 def resolve_device(device):
-    """The :class:`torch.device` named by ``device`` ("auto", "cpu", "cuda", "cuda:1", ...).
+    """The ``torch.device`` named by ``device`` ("auto", "cpu", "cuda", "cuda:1", ...).
 
     Raises
     ------
