@@ -701,6 +701,15 @@ def mixture_weight_figure(x, means, variances, weight, xlabel, n_steps=21):
         ncols=1)
 
 
+def _history_panel(per_sample, marker_states, xlabel):
+    """The log-likelihood per sample against the iteration, with a marker that moves per state."""
+    ts = np.arange(per_sample.size)
+    return panel([line(ts, per_sample, color="#0072B2", name="curve"),
+                  vline(0.0, color="black", name="marker", states=marker_states)],
+                 [-0.5, per_sample.size - 0.5], _limits(per_sample, 0.08),
+                 title="log-likelihood per sample", xlabel=xlabel, size=(320, 320))
+
+
 def em_steps_figure(X, snapshots, history):
     """EM chapter: a slider over EM iterations; points, ellipses and the log-likelihood move together.
 
@@ -751,14 +760,9 @@ def em_steps_figure(X, snapshots, history):
                               name="ellipses", states=ellipse_states)],
                     [lo, hi], [lo, hi], title="responsibilities and components",
                     xlabel="x1", ylabel="x2", size=(320, 320))
-    ts = np.arange(len(snapshots))
-    per_sample = history[: len(snapshots)] / n
-    curve = panel([line(ts, per_sample, color="#0072B2", name="curve"),
-                   vline(0.0, color="black", name="marker", states=marker_states)],
-                  [-0.5, len(snapshots) - 0.5], _limits(per_sample, 0.08),
-                  title="log-likelihood per sample", xlabel="EM iteration t", size=(320, 320))
+    curve = _history_panel(history[: len(snapshots)] / n, marker_states, "EM iteration t")
     return InteractiveFigure(
-        [scatter, curve], slider(len(snapshots), "EM iteration", [str(t) for t in ts], 0),
+        [scatter, curve], slider(len(snapshots), "EM iteration", [str(t) for t in range(len(snapshots))], 0),
         alt=("A slider over EM iterations. Left, the data points coloured by their "
              "responsibilities with each component's two-standard-deviation circle; right, the "
              "log-likelihood per sample with a marker at the chosen iteration."),
@@ -817,11 +821,7 @@ def gmlc_rounds_figure(X, y, models, rounds, history, resolution=48):
                    points(X[y == 1, 0], X[y == 1, 1], color=OKABE_ITO[1], size=2.2, name="y1")]
     regions = panel(data_layers, [x0, x1], [y0, y1], title="P(y = 1 | x)", xlabel="x1", ylabel="x2",
                     size=(320, 320))
-    ts = np.arange(history.size)
-    curve = panel([line(ts, history / n, name="curve"),
-                   vline(0.0, color="black", name="marker", states=marker_states)],
-                  [-0.5, history.size - 0.5], _limits(history / n, 0.08),
-                  title="log-likelihood per sample", xlabel="EM round t", size=(320, 320))
+    curve = _history_panel(history / n, marker_states, "EM round t")
     return InteractiveFigure(
         [regions, curve], slider(len(models), "EM round", [str(t) for t in rounds], 0),
         alt=("A slider over EM rounds of the Gaussian mixture linear classifier. Left, the data "

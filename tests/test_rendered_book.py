@@ -410,6 +410,42 @@ window.addEventListener("message", function (event) {{
 """
 
 
+def _chromium_flags(chromium, budget_ms):
+    return [chromium, "--headless", "--no-sandbox", "--disable-gpu", "--disable-quic",
+            "--no-first-run", "--disable-background-networking", "--disable-component-update",
+            "--disable-sync", "--hide-scrollbars", f"--virtual-time-budget={budget_ms}"]
+
+
+def _dump_dom(flags, frame, width, height):
+    """The DOM of ``frame`` once its scripts ran, in a window ``width`` x ``height``."""
+    with tempfile.TemporaryDirectory() as profile:
+        return subprocess.run(flags + [f"--user-data-dir={profile}", f"--window-size={max(width, 500)},{height}",
+                                       "--dump-dom", frame.as_uri()],
+                              capture_output=True, text=True, timeout=180, check=True).stdout
+
+
+def _screenshot(flags, frame, shot, width, height):
+    """A screenshot of ``frame`` cropped to ``width`` (a window cannot be narrower than 500 px)."""
+    from PIL import Image
+
+    shot.parent.mkdir(parents=True, exist_ok=True)
+    with tempfile.TemporaryDirectory() as profile:
+        subprocess.run(flags + [f"--user-data-dir={profile}", f"--window-size={max(width, 500)},{height}",
+                                f"--screenshot={shot}", frame.as_uri()],
+                       capture_output=True, timeout=180, check=True)
+    with Image.open(shot) as image:
+        image.crop((0, 0, width, image.height)).save(shot)
+
+
+def _probe_result(dom, who):
+    """The JSON the injected script posted to the frame (``who`` names the page in errors)."""
+    match = re.search(r'<pre id="layout-result">(.*?)</pre>', dom, re.S)
+    assert match and match.group(1).strip(), f"{who}: the probe reported nothing"
+    result = json.loads(unescape(match.group(1)))
+    assert not (isinstance(result, dict) and "error" in result), f"{who}: the probe failed: {result}"
+    return result
+
+
 def _layout(chromium, page, width):
     """What ``_PROBE`` measured on ``page`` in a viewport ``width`` px wide (and a screenshot)."""
     source = HTML / f"{page}.html"
@@ -418,37 +454,19 @@ def _layout(chromium, page, width):
     frame = source.with_name(f"_layout-frame-{width}-{source.stem}.html")
     text = source.read_text()
     assert "</body>" in text, f"{page}: no </body> in the built page"
-    flags = [chromium, "--headless", "--no-sandbox", "--disable-gpu", "--disable-quic",
-             "--no-first-run", "--disable-background-networking", "--disable-component-update",
-             "--disable-sync", "--hide-scrollbars", "--virtual-time-budget=30000"]
+    flags = _chromium_flags(chromium, 30000)
     try:
         probe.write_text(text.replace("</body>", f"<script>{_PROBE}</script></body>", 1))
         frame.write_text(_FRAME.format(src=probe.name, width=width, height=900))
-        with tempfile.TemporaryDirectory() as profile:
-            dom = subprocess.run(flags + [f"--user-data-dir={profile}", f"--window-size={max(width, 500)},900",
-                                          "--dump-dom", frame.as_uri()],
-                                 capture_output=True, text=True, timeout=180, check=True).stdout
+        dom = _dump_dom(flags, frame, width, 900)
         if width < 1280:
             # a screenshot at this width (the 1280 px one is taken by _render)
-            from PIL import Image
-
             frame.write_text(_FRAME.format(src=source.name, width=width, height=2400))
-            shot = SHOTS / f"{page.replace('/', '_')}-{width}.png"
-            SHOTS.mkdir(parents=True, exist_ok=True)
-            with tempfile.TemporaryDirectory() as profile:
-                subprocess.run(flags + [f"--user-data-dir={profile}", f"--window-size={max(width, 500)},2400",
-                                        f"--screenshot={shot}", frame.as_uri()],
-                               capture_output=True, timeout=180, check=True)
-            with Image.open(shot) as image:
-                image.crop((0, 0, width, image.height)).save(shot)
+            _screenshot(flags, frame, SHOTS / f"{page.replace('/', '_')}-{width}.png", width, 2400)
     finally:
         probe.unlink(missing_ok=True)
         frame.unlink(missing_ok=True)
-    match = re.search(r'<pre id="layout-result">(.*?)</pre>', dom, re.S)
-    assert match and match.group(1).strip(), f"{page} at {width} px: the layout probe reported nothing"
-    result = json.loads(unescape(match.group(1)))
-    assert "error" not in result, f"{page} at {width} px: the layout probe failed: {result['error']}"
-    return result
+    return _probe_result(dom, f"{page} at {width} px")
 
 
 _layout_cache = {}
@@ -633,34 +651,17 @@ def _interact(chromium, page, width=1280, mode="probe", shot=None):
     probe = source.with_name(f"_interact-{mode}-{width}-{source.stem}.html")
     frame = source.with_name(f"_interact-frame-{mode}-{width}-{source.stem}.html")
     script = f"<script>window.LN_TEST_MODE = {json.dumps(mode)};</script><script>{_INTERACT}</script>"
-    flags = [chromium, "--headless", "--no-sandbox", "--disable-gpu", "--disable-quic",
-             "--no-first-run", "--disable-background-networking", "--disable-component-update",
-             "--disable-sync", "--hide-scrollbars", "--virtual-time-budget=15000"]
+    flags = _chromium_flags(chromium, 15000)
     try:
         probe.write_text(source.read_text().replace("</body>", script + "</body>", 1))
         frame.write_text(_FRAME.format(src=probe.name, width=width, height=1100))
-        with tempfile.TemporaryDirectory() as profile:
-            dom = subprocess.run(flags + [f"--user-data-dir={profile}", f"--window-size={max(width, 500)},1100",
-                                          "--dump-dom", frame.as_uri()],
-                                 capture_output=True, text=True, timeout=180, check=True).stdout
+        dom = _dump_dom(flags, frame, width, 1100)
         if shot is not None:
-            from PIL import Image
-
-            shot.parent.mkdir(parents=True, exist_ok=True)
-            with tempfile.TemporaryDirectory() as profile:
-                subprocess.run(flags + [f"--user-data-dir={profile}", f"--window-size={max(width, 500)},1100",
-                                        f"--screenshot={shot}", frame.as_uri()],
-                               capture_output=True, timeout=180, check=True)
-            with Image.open(shot) as image:
-                image.crop((0, 0, width, image.height)).save(shot)
+            _screenshot(flags, frame, shot, width, 1100)
     finally:
         probe.unlink(missing_ok=True)
         frame.unlink(missing_ok=True)
-    match = re.search(r'<pre id="layout-result">(.*?)</pre>', dom, re.S)
-    assert match and match.group(1).strip(), f"{page}: the interaction probe reported nothing"
-    result = json.loads(unescape(match.group(1)))
-    assert not (isinstance(result, dict) and "error" in result), f"{page}: the probe failed: {result}"
-    return result
+    return _probe_result(dom, page)
 
 
 def _expected_marks(layer, state):
