@@ -126,15 +126,20 @@ def _render(chromium, page):
     return parser, shot
 
 
+def _browser():
+    """Chromium, once a built book and the browser are there (else skip, or fail under CI)."""
+    _require(HTML.joinpath("index.html").exists(), "no built book in _build/html (run `make book`)")
+    chromium = _chromium()
+    _require(chromium is not None, "Chromium is not installed (apt-get install chromium)")
+    return chromium
+
+
 _cache = {}
 
 
 def _parsed(page):
     if page not in _cache:
-        _require(HTML.joinpath("index.html").exists(), "no built book in _build/html (run `make book`)")
-        chromium = _chromium()
-        _require(chromium is not None, "Chromium is not installed (apt-get install chromium)")
-        _cache[page] = _render(chromium, page)
+        _cache[page] = _render(_browser(), page)
     return _cache[page]
 
 
@@ -474,10 +479,7 @@ _layout_cache = {}
 
 def _measured(page, width):
     if (page, width) not in _layout_cache:
-        _require(HTML.joinpath("index.html").exists(), "no built book in _build/html (run `make book`)")
-        chromium = _chromium()
-        _require(chromium is not None, "Chromium is not installed (apt-get install chromium)")
-        _layout_cache[page, width] = _layout(chromium, page, width)
+        _layout_cache[page, width] = _layout(_browser(), page, width)
     return _layout_cache[page, width]
 
 
@@ -697,10 +699,7 @@ def _check_shown(page, spec, shown, state, when):
 def _interactive_result(page):
     key = (page, "interact")
     if key not in _layout_cache:
-        _require(HTML.joinpath("index.html").exists(), "no built book in _build/html (run `make book`)")
-        chromium = _chromium()
-        _require(chromium is not None, "Chromium is not installed (apt-get install chromium)")
-        _layout_cache[key] = _interact(chromium, page)
+        _layout_cache[key] = _interact(_browser(), page)
     return _layout_cache[key]
 
 
@@ -736,9 +735,7 @@ def test_interactive_figures_respond(page):
 def test_interactive_screenshots(page):
     """Screenshots of the first interactive figure before and after the interaction, at both
     widths (look at them: _build/screenshots/interactive/)."""
-    _require(HTML.joinpath("index.html").exists(), "no built book in _build/html (run `make book`)")
-    chromium = _chromium()
-    _require(chromium is not None, "Chromium is not installed (apt-get install chromium)")
+    chromium = _browser()
     for width in WIDTHS:
         states = []
         for mode in ("before", "after"):
