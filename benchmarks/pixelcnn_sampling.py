@@ -10,6 +10,7 @@ time does not depend on the weights), and prints Markdown tables for benchmarks/
     python benchmarks/pixelcnn_sampling.py               # about 2 minutes on 2 idle cores
     python benchmarks/pixelcnn_sampling.py --full-naive  # also the naive 28 x 28 runs (long)
     python benchmarks/pixelcnn_sampling.py --large-only  # only the 28 x 28 table
+    python benchmarks/pixelcnn_sampling.py --device cuda # models and grids on a GPU
 
 At 28 x 28 a naive run takes minutes on 2 cores, so by default its time is estimated as
 784 x (one forward pass of the batch), which is what it consists of (plus the draws); the
@@ -33,11 +34,20 @@ CHAPTER = [
 LARGE = ("MNIST, 28 x 28, 2 levels", (28, 28), dict(n_levels=2, hidden=64, n_layers=8))
 REPEATS = 3
 LARGE_REPEATS = 2
+DEVICE = torch.device("cpu")  # set by --device
+
+
+def synchronize():
+    """Wait for the GPU's queued work, so that a timed region holds all of it."""
+    if DEVICE.type == "cuda":
+        torch.cuda.synchronize(DEVICE)
 
 
 def seconds(fn):
+    synchronize()
     start = time.perf_counter()
     fn()
+    synchronize()
     return time.perf_counter() - start
 
 
@@ -63,12 +73,18 @@ def main():
     parser.add_argument("--full-naive", action="store_true",
                         help="also run the naive sampler at 28 x 28 (minutes on 2 cores)")
     parser.add_argument("--large-only", action="store_true", help="only the 28 x 28 table")
+    parser.add_argument("--device", default="cpu",
+                        help="where the models run, e.g. cuda (default cpu); GPU timings "
+                             "synchronise before and after each timed call")
     args = parser.parse_args()
+    global DEVICE
+    DEVICE = torch.device(args.device)
     torch.manual_seed(0)
     load = os.getloadavg()[0] if hasattr(os, "getloadavg") else float("nan")
     gpu = torch.cuda.get_device_name(0) if torch.cuda.is_available() else "no GPU"
     print(f"torch {torch.__version__}, {torch.get_num_threads()} threads, {os.cpu_count()} CPUs "
-          f"visible, {gpu}, Python {platform.python_version()}, 1-minute load {load:.1f} at start; "
+          f"visible, {gpu}, models on {DEVICE}, Python {platform.python_version()}, 1-minute load "
+          f"{load:.1f} at start; "
           f"median of {REPEATS}, incremental and naive alternately\n")
 
     print("| model | grid | batch | incremental (s) | naive (s) | naive / incremental "
@@ -76,7 +92,7 @@ def main():
     print("|---|---|---|---|---|---|---|")
     for name, shape, kwargs in [] if args.large_only else CHAPTER:
         for cls in (PixelCNN, GatedPixelCNN):
-            model = cls(**kwargs).eval()
+            model = cls(**kwargs).to(DEVICE).eval()
             for batch in (16, 64):
                 fast, naive = alternate(
                     [lambda: model.sample(batch, shape, generator=0),
@@ -92,8 +108,8 @@ def main():
     print("| model | incremental (s) | one forward pass (s) | naive (s) | naive / incremental |")
     print("|---|---|---|---|---|")
     for cls in (GatedPixelCNN, PixelCNN):
-        model = cls(**kwargs).eval()
-        x = torch.randint(0, kwargs["n_levels"], (batch, *shape))
+        model = cls(**kwargs).to(DEVICE).eval()
+        x = torch.randint(0, kwargs["n_levels"], (batch, *shape)).to(DEVICE)
         model.sample(2, (4, 4), generator=0)  # warm-up on a small grid; the 28 x 28 runs are long
         with torch.no_grad():
             model(x)
