@@ -3,7 +3,9 @@
 The encoder maps a 1 x 8 x 8 image to a 4 x 4 grid of ``code_dim``-dimensional
 vectors (one stride-2 convolution halves each side); the quantiser replaces
 each by one of ``num_codes`` codes, so an image becomes 16 discrete indices;
-the decoder maps the grid of codes back to 8 x 8 Bernoulli logits.
+the decoder maps the grid of codes back to 8 x 8 Bernoulli logits. With
+``image_size=28, downsample=2`` the same design maps a 28 x 28 MNIST digit to
+a 7 x 7 grid (appendix :doc:`/book/scaling`).
 """
 
 from __future__ import annotations
@@ -27,9 +29,9 @@ class VQVAEOutput(NamedTuple):
     """What ``VQVAE.forward`` returns: decoder logits, the encoder output and the quantiser's output."""
 
     logits: torch.Tensor
-    """Bernoulli logits of the 64 pixels, shape ``(batch, 64)``."""
+    """Bernoulli logits of the pixels, shape ``(batch, image_size ** 2)``."""
     z_e: torch.Tensor
-    """Encoder output, one vector per code position, shape ``(batch, 4, 4, code_dim)``."""
+    """Encoder output, one vector per code position, shape ``(batch, G, G, code_dim)`` (G = ``grid_size``)."""
     vq: VQOutput
     """What the quantiser returned for ``z_e``."""
 
@@ -48,7 +50,14 @@ class VQVAELoss(NamedTuple):
 
 
 class VQVAE(nn.Module):
-    """Convolutional VQ-VAE for 8 x 8 binary images.
+    """Convolutional VQ-VAE for square binary images (8 x 8 digits by default).
+
+    The encoder halves the image ``downsample`` times with stride-2
+    convolutions, so an ``image_size`` x ``image_size`` image becomes a grid of
+    ``image_size / 2**downsample`` code positions on each side: 8 x 8 digits a
+    4 x 4 grid (the defaults), 28 x 28 MNIST digits a 7 x 7 grid with
+    ``image_size=28, downsample=2``. The decoder mirrors it with transposed
+    convolutions.
 
     Parameters
     ----------
@@ -65,39 +74,55 @@ class VQVAE(nn.Module):
         instead of by its loss (:class:`latent_notes.vq.VectorQuantizer`).
     decay : float, default=0.99
         EMA decay (with ``ema=True``).
+    image_size : int, default=8
+        Height and width of the images.
+    downsample : int, default=1
+        How many times the encoder halves the image; ``image_size`` must be
+        divisible by ``2**downsample``.
     """
 
-    def __init__(self, num_codes=32, code_dim=16, hidden=64, beta=0.25, ema=True, decay=0.99):
+    def __init__(self, num_codes=32, code_dim=16, hidden=64, beta=0.25, ema=True, decay=0.99,
+                 image_size=8, downsample=1):
         super().__init__()
         num_codes = check_int(num_codes, "num_codes", 1)
         code_dim = check_int(code_dim, "code_dim", 1)
         hidden = check_int(hidden, "hidden", 1)
         ema = check_bool(ema, "ema")
+        self.image_size = check_int(image_size, "image_size", 2)
+        downsample = check_int(downsample, "downsample", 1, 8)
+        if self.image_size % 2 ** downsample:
+            raise ValueError(f"image_size must be divisible by 2**downsample = {2 ** downsample}; "
+                             f"got image_size={self.image_size}, downsample={downsample}")
+        self.downsample = downsample
+        self.grid_size = self.image_size // 2 ** downsample
+        # Layers are created in the order they run (the seeded initialisation depends on it).
         self.encoder = nn.Sequential(
             nn.Conv2d(1, hidden, 3, padding=1), nn.ReLU(),
-            nn.Conv2d(hidden, hidden, 4, stride=2, padding=1), nn.ReLU(),  # 8x8 -> 4x4
-            nn.Conv2d(hidden, code_dim, 1),
-        )
+            *[m for _ in range(downsample)  # each halves the side
+              for m in (nn.Conv2d(hidden, hidden, 4, stride=2, padding=1), nn.ReLU())],
+            nn.Conv2d(hidden, code_dim, 1))
         self.quantizer = (VectorQuantizerEMA(num_codes, code_dim, beta=beta, decay=decay) if ema
                           else VectorQuantizer(num_codes, code_dim, beta=beta))
         self.decoder = nn.Sequential(
             nn.Conv2d(code_dim, hidden, 3, padding=1), nn.ReLU(),
-            nn.ConvTranspose2d(hidden, hidden, 4, stride=2, padding=1), nn.ReLU(),  # 4x4 -> 8x8
-            nn.Conv2d(hidden, 1, 3, padding=1),
-        )
+            *[m for _ in range(downsample)  # each doubles the side
+              for m in (nn.ConvTranspose2d(hidden, hidden, 4, stride=2, padding=1), nn.ReLU())],
+            nn.Conv2d(hidden, 1, 3, padding=1))
 
-    @staticmethod
-    def _as_images(x, dtype=None, device=None, binary=False):
-        """``x`` as a checked ``(batch, 1, 8, 8)`` tensor, cast to ``dtype`` / moved to ``device``.
+    def _as_images(self, x, dtype=None, device=None, binary=False):
+        """``x`` as a checked ``(batch, 1, S, S)`` tensor (S = ``image_size``), cast to ``dtype``
+        and moved to ``device``.
 
         ``binary=True`` also requires values in [0, 1] (the Bernoulli decoder's targets).
         """
-        if isinstance(x, torch.Tensor) and x.dim() == 2 and x.shape[1] == 64:
-            x = x.reshape(-1, 1, 8, 8)
+        size = self.image_size
+        if isinstance(x, torch.Tensor) and x.dim() == 2 and x.shape[1] == size * size:
+            x = x.reshape(-1, 1, size, size)
         # With binary=True one reduction checks both the range and finiteness (NaN fails it).
         x = check_tensor(x, "x", dtype=dtype, device=device, finite=not binary)
-        if x.dim() != 4 or tuple(x.shape[1:]) != (1, 8, 8):
-            raise ValueError(f"x must have shape (batch, 64) or (batch, 1, 8, 8); got {tuple(x.shape)}")
+        if x.dim() != 4 or tuple(x.shape[1:]) != (1, size, size):
+            raise ValueError(f"x must have shape (batch, {size * size}) or (batch, 1, {size}, {size}); "
+                             f"got {tuple(x.shape)}")
         if binary and not bool(((x >= 0) & (x <= 1)).all()):
             if not bool(torch.isfinite(x).all()):
                 raise ValueError("x contains NaN or infinite values")
@@ -110,7 +135,7 @@ class VQVAE(nn.Module):
         return self._as_images(x, dtype, device, binary)
 
     def encode_continuous(self, x):
-        """The encoder output ``z_e``, channels last: shape (batch, 4, 4, code_dim)."""
+        """The encoder output ``z_e``, channels last: shape (batch, G, G, code_dim), G = ``grid_size``."""
         return self.encoder(self._images(x)).permute(0, 2, 3, 1)
 
     def forward(self, x):
@@ -118,7 +143,7 @@ class VQVAE(nn.Module):
         return self._forward_images(self._images(x))
 
     def _forward_images(self, images):
-        """:meth:`forward` on checked ``(batch, 1, 8, 8)`` images of the model's dtype."""
+        """:meth:`forward` on checked ``(batch, 1, S, S)`` images of the model's dtype."""
         z_e = self.encoder(images).permute(0, 2, 3, 1)
         vq = self.quantizer(z_e)
         logits = self.decoder(vq.quantized.permute(0, 3, 1, 2))
@@ -126,20 +151,21 @@ class VQVAE(nn.Module):
 
     @torch.no_grad()
     def encode(self, x):
-        """The code indices of each image: a (batch, 4, 4) integer grid."""
+        """The code indices of each image: a (batch, G, G) integer grid, G = ``grid_size``."""
         return self.quantizer.nearest(self.encode_continuous(x).reshape(-1, self.quantizer.dim)) \
-            .view(-1, 4, 4)
+            .view(-1, self.grid_size, self.grid_size)
 
     @torch.no_grad()
     def decode_indices(self, indices):
-        """Pixel probabilities (batch, 64) of the images whose code grids are ``indices``."""
-        indices = _check_indices(indices, "indices", (None, 4, 4), self.quantizer)
-        codes = self.quantizer.codebook[indices]  # (batch, 4, 4, D)
+        """Pixel probabilities (batch, S * S) of the images whose code grids are ``indices``."""
+        indices = _check_indices(indices, "indices", (None, self.grid_size, self.grid_size),
+                                 self.quantizer)
+        codes = self.quantizer.codebook[indices]  # (batch, G, G, D)
         return torch.sigmoid(self.decoder(codes.permute(0, 3, 1, 2)).flatten(1))
 
     @torch.no_grad()
     def reconstruct(self, x):
-        """Pixel probabilities of the reconstruction of ``x``, shape (batch, 64)."""
+        """Pixel probabilities of the reconstruction of ``x``, shape (batch, S * S)."""
         return self.decode_indices(self.encode(x))
 
 
@@ -168,14 +194,15 @@ def vqvae_loss(model, x):
 
     :math:`-\log p(x \mid z_q) + \|\mathrm{sg}[z_e] - e\|^2 + \beta \|z_e - \mathrm{sg}[e]\|^2`, to be
     *minimised* (eq. :math:numref:`vq-loss`; errata 13). Every term is per
-    image: the reconstruction is summed over the 64 pixels, the two squared
-    norms over the 16 code positions; all are averaged over the batch.
+    image: the reconstruction is summed over the pixels (64 for 8 x 8 digits),
+    the two squared norms over the code positions (16); all are averaged over
+    the batch.
     """
     target = _check_model(model, VQVAE)._images(x, binary=True)
     out = model._forward_images(target)
     target = target.flatten(1)
     reconstruction = F.binary_cross_entropy_with_logits(out.logits, target, reduction="sum") / len(target)
-    # The quantiser's losses are means over code positions; an image has 16 of them.
+    # The quantiser's losses are means over code positions (16 for an 8 x 8 digit).
     positions = out.vq.indices[0].numel()
     codebook = positions * out.vq.codebook_loss
     commitment = positions * out.vq.commitment_loss
@@ -203,18 +230,18 @@ def vqvae_bound(model, x, log_prior=None):
     :math:`\mathrm{ELBO}(x) = \log p(x \mid z_q(x)) - \mathrm{KL}(q(z \mid x) \,\|\, p(z))`,
     :math:`\mathrm{KL} = -\log p(z(x))`.
 
-    With the uniform prior over :math:`K` codes at each of the 16 positions the KL
-    is :math:`16 \log K` for every image (eq. :math:numref:`vq-kl`, per position
+    With the uniform prior over :math:`K` codes at each of the :math:`G^2` positions
+    (16 for 8 x 8 digits) the KL is :math:`G^2 \log K` for every image (eq. :math:numref:`vq-kl`, per position
     :math:`\log K`); a learned prior replaces it by the prior's negative
     log-probability of the code grid.
 
     Parameters
     ----------
     model : VQVAE
-    x : torch.Tensor of shape (batch, 64) or (batch, 1, 8, 8)
+    x : torch.Tensor of shape (batch, S * S) or (batch, 1, S, S), S = ``model.image_size``
         Binary images (the decoder is Bernoulli).
     log_prior : callable, optional
-        ``log_prior(indices)`` with ``indices`` of shape (batch, 4, 4) returns
+        ``log_prior(indices)`` with ``indices`` of shape (batch, G, G) returns
         :math:`\log p(z)` per grid, shape (batch,) (for example a PixelCNN's
         ``log_prob``). Uniform over the codes by default.
 
