@@ -176,6 +176,7 @@ def test_cuda_without_cuda_is_a_clear_value_error():
     assert gm.converged_
 
 
+@pytest.mark.gpu
 @pytest.mark.skipif(not torch.cuda.is_available(), reason="needs CUDA")
 def test_torch_backend_on_cuda_equals_numpy():
     rng = np.random.default_rng(1)
