@@ -805,6 +805,12 @@ def _vqvae_cases():
     add(name, "num_codes 0", lambda: vqvae.VQVAE(num_codes=0), mention="num_codes")
     add(name, "double model", lambda: vqvae.VQVAE(4, 2, 4).double()(x), "ok")
     add(name, "wrong image size", lambda: model(torch.rand(3, 49)), mention="x")
+    add(name, "28 x 28, two halvings", lambda: vqvae.VQVAE(4, 2, 4, image_size=28, downsample=2)
+        .encode(torch.rand(2, 784).round()), "ok", check=lambda grid: grid.shape == (2, 7, 7))
+    add(name, "image_size not divisible", lambda: vqvae.VQVAE(image_size=10, downsample=2),
+        mention="image_size")
+    add(name, "downsample 0", lambda: vqvae.VQVAE(downsample=0), mention="downsample")
+    add(name, "image_size '28'", lambda: vqvae.VQVAE(image_size="28"), mention="image_size")
     add(name, "encode", lambda: model.encode(x), "ok")
     add(name, "decode_indices out of range",
         lambda: model.decode_indices(torch.full((1, 4, 4), 9)), mention="indices")
@@ -1361,12 +1367,101 @@ def _mixture_torch_cases():
         lambda: GaussianMixture(2, backend="torch", device="foo").fit(d.X), mention="device")
 
 
+def _checkpoint_cases():
+    """Shipped checkpoints (checkpoints) and the recipes that make them (scaling)."""
+    import dataclasses
+    import tempfile
+    from pathlib import Path
+
+    from latent_notes import checkpoints, scaling
+
+    for const in ("WEIGHTS_DIR", "CODE_MODULES"):
+        no_cases(f"checkpoints.{const}", "a constant (a path, a tuple of module names)")
+    no_cases("checkpoints.Checkpoint", "a NamedTuple of results")
+    no_cases("scaling.Recipe", "a frozen dataclass of settings, probed through build_model")
+    no_cases("scaling.RECIPES", "a constant dict of recipes")
+    folder = Path(tempfile.mkdtemp(prefix="probe-weights-"))
+    name = "checkpoints.normalised_source"
+    add(name, "valid", lambda: checkpoints.normalised_source("x = 1  # c\n\n"), "ok",
+        check=lambda text: text == "x = 1\n")
+    add(name, "not a str", lambda: checkpoints.normalised_source(b"x = 1"), mention="text")
+    add(name, "not Python", lambda: checkpoints.normalised_source("def (:"), mention="text")
+    add("checkpoints.model_code_hash", "valid", checkpoints.model_code_hash, "ok",
+        check=lambda h: isinstance(h, str) and len(h) == 64)
+    name = "checkpoints.save_checkpoint"
+    tiny = torch.nn.Linear(2, 1)
+    add(name, "valid", lambda: checkpoints.save_checkpoint(tiny, {"a": 1}, "lin", folder), "ok",
+        check=lambda path: path.is_file() and (folder / "lin.pt").is_file())
+    add(name, "model not a Module", lambda: checkpoints.save_checkpoint(3, {}, "x", folder),
+        mention="model")
+    add(name, "info not a dict", lambda: checkpoints.save_checkpoint(tiny, [], "x", folder),
+        mention="info")
+    add(name, "name not a str", lambda: checkpoints.save_checkpoint(tiny, {}, 3, folder),
+        mention="name")
+    name = "checkpoints.read_info"
+    add(name, "valid", lambda: checkpoints.read_info("digits-vqvae"), "ok",
+        check=lambda info: info["name"] == "digits-vqvae" and "metrics" in info)
+    add(name, "unknown", lambda: checkpoints.read_info("digits-gan"), mention="digits-vqvae")
+    add(name, "directory 3", lambda: checkpoints.read_info("digits-vqvae", 3), mention="directory")
+    name = "checkpoints.load_checkpoint"
+    add(name, "valid", lambda: checkpoints.load_checkpoint("digits-vqvae"), "ok",
+        check=lambda c: not c.model.training and c.info["name"] == "digits-vqvae")
+    add(name, "name 3", lambda: checkpoints.load_checkpoint(3), mention="name")
+    add(name, "unknown", lambda: checkpoints.load_checkpoint("nope"), mention="nope")
+    add(name, "device foo", lambda: checkpoints.load_checkpoint("digits-vqvae", device="foo"),
+        mention="device")
+    name = "checkpoints.verify_checkpoints"
+    add(name, "hashes only", lambda: checkpoints.verify_checkpoints(evaluate=False), "ok",
+        check=lambda problems: problems == [])
+    add(name, "unknown name", lambda: checkpoints.verify_checkpoints(names=["nope"]),
+        mention="names")
+    add(name, "rtol -1", lambda: checkpoints.verify_checkpoints(rtol=-1), mention="rtol")
+    add(name, "evaluate 'yes'", lambda: checkpoints.verify_checkpoints(evaluate="yes"),
+        mention="evaluate")
+
+    recipe = scaling.RECIPES["digits-vqvae"]
+    name = "scaling.build_model"
+    add(name, "valid", lambda: scaling.build_model(recipe), "ok",
+        check=lambda m: m.quantizer.num_codes == 32)
+    add(name, "recorded dict", lambda: scaling.build_model(dataclasses.asdict(recipe)), "ok")
+    add(name, "not a recipe", lambda: scaling.build_model("digits-vqvae"), mention="recipe")
+    add(name, "unknown kind", lambda: scaling.build_model(dataclasses.replace(recipe, kind="gan")),
+        mention="kind")
+    name = "scaling.load_data"
+    add(name, "pixels", lambda: scaling.load_data(scaling.RECIPES["digits-pixelcnn"], tiny=True),
+        "ok", check=lambda d: d[0].shape == (128, 8, 8) and d[0].dtype == torch.long)
+    add(name, "codes", lambda: scaling.load_data(scaling.RECIPES["digits-prior"], tiny=True),
+        "ok", check=lambda d: d[1].shape == (64, 4, 4))
+    add(name, "not a recipe", lambda: scaling.load_data(None), mention="recipe")
+    name = "scaling.evaluate_checkpoint"
+    add(name, "valid", lambda: scaling.evaluate_checkpoint("digits-vqvae"), "ok",
+        check=lambda m: abs(m["test_nll_bound"]
+                            - checkpoints.read_info("digits-vqvae")["metrics"]["test_nll_bound"])
+        < 1e-3)
+    add(name, "unknown", lambda: scaling.evaluate_checkpoint("mnist-gan"), mention="mnist-gan")
+    name = "scaling.train_checkpoints"
+    quiet = lambda message: None  # noqa: E731
+    add(name, "tiny", lambda: scaling.train_checkpoints(folder / "t", ["digits-pixelcnn"],
+                                                        tiny=True, log=quiet), "ok",
+        check=lambda records: list(records) == ["digits-pixelcnn"])
+    add(name, "unknown name", lambda: scaling.train_checkpoints(folder, ["nope"], log=quiet),
+        mention="names")
+    add(name, "tiny 'yes'", lambda: scaling.train_checkpoints(folder, tiny="yes"), mention="tiny")
+    add(name, "log 3", lambda: scaling.train_checkpoints(folder, tiny=True, log=3), mention="log")
+    add(name, "device foo", lambda: scaling.train_checkpoints(folder, device="foo", log=quiet),
+        mention="device")
+    threads = str(torch.get_num_threads())  # main applies a thread count: keep the session's
+    add("scaling.main", "train tiny", lambda: scaling.main(
+        ["train", "digits-vqvae", "--tiny", "--out", str(folder / "m"), "--threads", threads]),
+        "ok", check=lambda status: status == 0)
+
+
 with torch.random.fork_rng(devices=[]):  # building the cases seeds torch; the session keeps its state
     for _build in (_gmlc_cases, _datasets_cases, _compositional_cases, _linear_gaussian_cases,
                    _evaluation_cases, _runtime_cases, _baselines_cases, _vae_cases, _vq_cases,
                    _vqvae_cases, _pixelcnn_cases, _gradients_cases, _training_cases, _em_cases,
                    _mixture_cases, _discrete_mixture_cases, _plotting_cases, _interactive_cases,
-                   _count_table_cases, _mixture_torch_cases):
+                   _count_table_cases, _mixture_torch_cases, _checkpoint_cases):
         _build()
 
 
