@@ -64,7 +64,7 @@ browser-test: $(STAMP)
 ## check: what CI runs (test, book, browser-test)
 check: test book browser-test
 
-## weights: retrain the checkpoints that ship in latent_notes/weights (about 20 minutes on 2 cores)
+## weights: retrain the checkpoints that ship in latent_notes/weights (about 30 minutes on 2 cores with one thread)
 # WEIGHTS_ARGS="--device cuda" trains on a GPU; then commit latent_notes/weights (the test
 # tests/test_checkpoints.py fails while the model code and the shipped weights disagree).
 WEIGHTS_ARGS ?=

@@ -44,7 +44,7 @@ def test_shipped_checkpoint_was_trained_by_this_code(name):
     assert info["code_hash"] == model_code_hash(), (
         f"{name} was trained by other code: latent_notes/{{{','.join(CODE_MODULES)}}}.py "
         "changed since (beyond comments and docstrings). Retrain with `make weights` "
-        "(about 20 minutes on 2 cores) and commit latent_notes/weights.")
+        "(about 30 minutes on 2 cores with one thread) and commit latent_notes/weights.")
     assert not info["tiny"]
     recorded = info["recipe"]
     assert recorded == json.loads(json.dumps(_as_dict(RECIPES[name]))), \
