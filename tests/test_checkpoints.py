@@ -217,8 +217,11 @@ def test_missing_files_and_tiny_runs_are_refused_clearly(tmp_path):
 @needs_mnist
 def test_tiny_configuration_trains_through_the_command_line(tmp_path):
     out = tmp_path / "weights"
+    # The same thread count as this process: float sums (and so the weights) depend on it.
+    threads = str(torch.get_num_threads())
     done = subprocess.run([sys.executable, "-m", "latent_notes.scaling", "train", "--tiny",
-                           "--out", str(out)], capture_output=True, text=True, timeout=300)
+                           "--out", str(out), "--threads", threads],
+                          capture_output=True, text=True, timeout=300)
     assert done.returncode == 0, done.stderr[-3000:]
     assert "all done" in done.stdout
     assert sorted(p.stem for p in out.glob("*.pt")) == sorted(RECIPES)
