@@ -29,7 +29,8 @@ import time
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
-CHAPTERS = ["intro", "em", "gmlc", "elbo", "reparameterization", "vqvae", "pixelcnn", "microbiota"]
+CHAPTERS = ["intro", "em", "gmlc", "elbo", "reparameterization", "vqvae", "pixelcnn", "microbiota",
+            "scaling"]
 
 RUNNER = r"""
 import sys, time
