@@ -33,11 +33,14 @@ __all__ = ["WEIGHTS_DIR", "CODE_MODULES", "Checkpoint", "model_code_hash", "norm
            "save_checkpoint", "read_info", "load_checkpoint", "verify_checkpoints"]
 
 WEIGHTS_DIR = Path(__file__).with_name("weights")
-"""The folder of the checkpoints that ship with the package."""
+"""The folder of the checkpoints that ship with the package (``latent_notes/weights``).
+
+:meta hide-value:
+"""
 
 CODE_MODULES = ("datasets", "pixelcnn", "scaling", "training", "vq", "vqvae")
-"""The ``latent_notes`` modules whose code decides what a shipped checkpoint holds: the data,
-the models, the training loop and the recipes. Their hash goes into every checkpoint."""
+"""The ``latent_notes`` modules whose code decides what a shipped checkpoint holds (the data,
+the models, the training loop and the recipes). Their hash goes into every checkpoint."""
 
 
 class Checkpoint(NamedTuple):
@@ -46,8 +49,8 @@ class Checkpoint(NamedTuple):
     model: torch.nn.Module
     """The model with its trained weights, on the CPU unless asked otherwise, in evaluation mode."""
     info: dict
-    """The provenance record (the ``.json`` file): ``recipe``, ``code_hash``, ``metrics``,
-    ``history``, ``trained``, ``weights_sha256``."""
+    """The provenance record (the ``.json`` file), with the keys ``recipe``, ``code_hash``,
+    ``metrics``, ``history``, ``trained`` and ``weights_sha256``."""
 
 
 def normalised_source(text):

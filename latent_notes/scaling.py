@@ -5,7 +5,7 @@ digits and a VQ-VAE whose 7 x 7 code grids get a gated-PixelCNN prior, beside th
 three models on the 8 x 8 binary digits. Training them takes minutes, so ``make weights``
 (``python -m latent_notes.scaling train``) trains every recipe of :data:`RECIPES` once,
 evaluates it on the test split, and writes the checkpoints with their provenance
-(:mod:`latent_notes.checkpoints`); the chapter only loads and evaluates them.
+(:mod:`latent_notes.checkpoints`); the chapter only loads and evaluates them::
 
     python -m latent_notes.scaling train                    # all recipes, into latent_notes/weights
     python -m latent_notes.scaling train --device cuda      # the same on a GPU
@@ -78,7 +78,10 @@ _RECIPE_LIST = [
            dict(n_levels=2, hidden=32, n_layers=8, kernel_size=5), epochs=12, lr=2e-3),
 ]
 RECIPES = {recipe.name: recipe for recipe in _RECIPE_LIST}
-"""Every shipped checkpoint's recipe, by name, in training order (a prior after its VQ-VAE)."""
+"""Every shipped checkpoint's recipe, by name, in training order (a prior after its VQ-VAE).
+
+:meta hide-value:
+"""
 
 _TINY_MODEL = {"pixelcnn": dict(hidden=8, n_layers=2), "prior": dict(hidden=8, n_layers=2),
                "vqvae": dict(num_codes=8, code_dim=4, hidden=8)}
