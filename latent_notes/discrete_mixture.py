@@ -35,7 +35,7 @@ from sklearn.base import BaseEstimator, DensityMixin
 from sklearn.utils import check_array as _sklearn_check_array
 from sklearn.utils.validation import _check_feature_names
 
-from ._validation import check_is_fitted
+from ._validation import check_int, check_is_fitted
 from .em import MixtureMixin, check_random_state, logsumexp
 from .mixture import kmeans
 
@@ -123,12 +123,6 @@ def _check_nonnegative_float(value, name, positive=False):
     return float(value)
 
 
-def _check_int(value, name, minimum):
-    if isinstance(value, bool) or not isinstance(value, (numbers.Integral, np.integer)):
-        raise TypeError(f"{name} must be an int >= {minimum}; got {value!r}")
-    if value < minimum:
-        raise ValueError(f"{name} must be an int >= {minimum}; got {value!r}")
-    return int(value)
 
 
 def _log_weights(weights):
@@ -386,7 +380,7 @@ class _DiscreteMixture(MixtureMixin, DensityMixin, BaseEstimator):
             setattr(self, name, value)
 
     def _check_n_samples(self, n_samples):
-        _check_int(n_samples, "n_samples", 1)
+        check_int(n_samples, "n_samples", 1)
 
     def _check_fit_input(self, X):
         self._check_em_params()  # n_components & co. before they are compared with X
@@ -541,7 +535,7 @@ class CategoricalMixture(_DiscreteMixture):
         if self.n_levels is None:
             self.n_levels_ = max(top, 2)
         else:
-            self.n_levels_ = _check_int(self.n_levels, "n_levels", 2)
+            self.n_levels_ = check_int(self.n_levels, "n_levels", 2)
         if top > self.n_levels_:
             raise ValueError(f"X holds the value {top - 1}, but n_levels={self.n_levels_} "
                              f"allows 0..{self.n_levels_ - 1}")
@@ -754,7 +748,7 @@ class DirichletMultinomialMixture(_DiscreteMixture):
 
     def _check_params(self):
         self.alpha_floor_ = _check_nonnegative_float(self.alpha_floor, "alpha_floor", positive=True)
-        _check_int(self.m_step_iter, "m_step_iter", 1)
+        check_int(self.m_step_iter, "m_step_iter", 1)
         if self.init not in ("mixed",) + _INIT_CYCLE:
             raise ValueError(f"init must be 'mixed', 'soft-kmeans', 'kmeans' or 'random'; got {self.init!r}")
 
@@ -913,7 +907,7 @@ class DirichletMultinomialMixture(_DiscreteMixture):
             ``reference``, ``difference`` and ``share`` (of the type's total absolute
             difference from the reference).
         """
-        _check_int(n_top, "n_top", 1)
+        check_int(n_top, "n_top", 1)
         means = self.type_means()
         if reference is None:
             reference = means.to_numpy() @ self.weights_

@@ -12,7 +12,7 @@ from scipy.stats import norm
 from sklearn.base import clone
 from sklearn.metrics import accuracy_score, adjusted_rand_score, log_loss
 
-from ._validation import as_float_array
+from ._validation import as_float_array, check_int
 from .em import check_random_state
 
 __all__ = ["match_components", "gmlc_parameter_error", "benchmark_classifiers", "markdown_table",
@@ -112,8 +112,8 @@ def benchmark_classifiers(models, make_split, seeds, n_train_values):
         raise TypeError("models must be a dict of name -> function (seed) -> classifier")
     if not callable(make_split):
         raise TypeError(f"make_split must be callable; got {type(make_split).__name__}")
-    seeds = [_check_int(seed, "each seed", 0) for seed in seeds]
-    n_train_values = [_check_int(n, "each n_train", 1) for n in n_train_values]
+    seeds = [check_int(seed, "each seed", 0) for seed in seeds]
+    n_train_values = [check_int(n, "each n_train", 1) for n in n_train_values]
     rows = []
     for n_train in n_train_values:
         for seed in seeds:
@@ -167,7 +167,7 @@ def markdown_table(rows, columns, group_by=("n_train", "model"), digits=3):
     -------
     str
     """
-    digits = _check_int(digits, "digits", 0)
+    digits = check_int(digits, "digits", 0)
     for name, keys in (("columns", columns), ("group_by", group_by)):
         if isinstance(keys, str) or not all(isinstance(k, str) for k in keys):
             raise TypeError(f"{name} must be a sequence of key names; got {keys!r}")
@@ -243,10 +243,10 @@ def grouped_cv_predict(model, X, y, groups, n_splits=5, seeds=(0, 1, 2)):
     classes = np.unique(y)
     if classes.size != 2:
         raise ValueError(f"y must hold exactly two classes; got {classes.size}")
-    n_splits = _check_int(n_splits, "n_splits", 2)
+    n_splits = check_int(n_splits, "n_splits", 2)
     if np.unique(groups).size < n_splits:
         raise ValueError(f"{np.unique(groups).size} groups cannot fill n_splits={n_splits} folds")
-    seeds = [_check_int(seed, "each seed", 0) for seed in seeds]
+    seeds = [check_int(seed, "each seed", 0) for seed in seeds]
     if not seeds:
         raise ValueError("seeds must hold at least one seed")
     positive = (y == classes[1]).astype(int)
@@ -285,12 +285,6 @@ def _check_1d(values, name, n=None):
     return values
 
 
-def _check_int(value, name, minimum):
-    if isinstance(value, bool) or not isinstance(value, (numbers.Integral, np.integer)):
-        raise TypeError(f"{name} must be an int; got {type(value).__name__}")
-    if value < minimum:
-        raise ValueError(f"{name} must be an int >= {minimum}; got {value}")
-    return int(value)
 
 
 def _check_fraction(value, name):
@@ -412,7 +406,7 @@ def grouped_bootstrap(y_true, y_score, groups, *, folds=None, metric=None, n_boo
     folds = np.broadcast_to(folds, scores.shape)
     if metric is not None and not callable(metric):
         raise TypeError(f"metric must be None or callable; got {type(metric).__name__}")
-    n_boot = _check_int(n_boot, "n_boot", 1)
+    n_boot = check_int(n_boot, "n_boot", 1)
     level = _check_fraction(level, "level")
     classes = np.unique(y_true)
     if classes.size < 2 or (metric is None and classes.size != 2):
@@ -555,8 +549,8 @@ def detectable_auc(n_positive, n_negative, alpha=0.05, power=0.8):
     TypeError
         If a count is not an int.
     """
-    n_positive = _check_int(n_positive, "n_positive", 2)
-    n_negative = _check_int(n_negative, "n_negative", 2)
+    n_positive = check_int(n_positive, "n_positive", 2)
+    n_negative = check_int(n_negative, "n_negative", 2)
     alpha = _check_fraction(alpha, "alpha")
     power = _check_fraction(power, "power")
     if power <= alpha / 2:
